@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * The `ldirectord` command: argv → action → exit code (reference/cli.md).
+ * Exit codes are the original's: 0 ok, 1 init error, 2 config error, 3 stopped, 255 usage.
+ */
+import { parseArgs, type Action } from './cli/args';
+import { runCheck } from './cli/check';
+import { VERSION_TEXT, USAGE } from './cli/text';
+
+export async function main(argv: string[]): Promise<number> {
+  const action: Action = parseArgs(argv);
+  switch (action.kind) {
+    case 'help':
+      process.stdout.write(USAGE);
+      return 0;
+    case 'version':
+      process.stdout.write(VERSION_TEXT);
+      return 0;
+    case 'usage':
+      if (action.message) process.stderr.write(action.message + '\n');
+      process.stderr.write(USAGE);
+      return 255;
+    case 'check':
+      return runCheck(action.config, action.opts);
+    default:
+      process.stderr.write(`ldirectord: ${action.kind} is not implemented yet\n`);
+      return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`ldirectord: ${(e as Error).stack ?? e}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

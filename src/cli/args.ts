@@ -1,0 +1,171 @@
+/**
+ * argv → what to do. Pure; exit codes and output live in cli.ts.
+ *
+ * The original's grammar (Getopt::Long with require_order): options come before the
+ * positional arguments; `[CONFIG] COMMAND`, where a lone COMMAND means CONFIG=ldirectord.cf.
+ * Additions (reference/cli.md) keep that shape: `--check`, `--dry-run`, `--ipvsadm PATH`,
+ * and per-command options after the command word (`status -v`, `logs -f -n 20`).
+ */
+
+export const DAEMON_COMMANDS = ['start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload', 'status'] as const;
+export type DaemonCommand = (typeof DAEMON_COMMANDS)[number];
+
+export interface GlobalOptions {
+  debug: boolean;
+  ipvsadm: string | null;
+  json: boolean;
+  dryRun: boolean;
+  metrics: string | null;
+}
+
+export interface LogsOptions {
+  follow: boolean;
+  lines: number;
+  virtual: string | null;
+  real: string | null;
+  since: string | null;
+  json: boolean;
+}
+
+export type Action =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'usage'; message: string | null }
+  | { kind: 'check'; config: string; opts: GlobalOptions }
+  | { kind: 'dry-run'; config: string; opts: GlobalOptions }
+  | { kind: 'daemon'; command: DaemonCommand; config: string; cfgname: string; opts: GlobalOptions; argv: string[] }
+  | { kind: 'show'; config: string; cfgname: string; opts: GlobalOptions }
+  | { kind: 'logs'; config: string; cfgname: string; opts: GlobalOptions; logs: LogsOptions };
+
+/** Perl: a bare CONFIG name is ldirectord.cf / "ldirectord"; otherwise the basename. */
+export function cfgName(config: string, explicit: boolean): string {
+  if (!explicit) return 'ldirectord';
+  const m = /([^/]+)$/.exec(config);
+  return m ? m[1]! : config;
+}
+
+export function parseArgs(argv: string[]): Action {
+  const opts: GlobalOptions = { debug: false, ipvsadm: null, json: false, dryRun: false, metrics: null };
+  let check = false;
+  let i = 0;
+  // Leading options, bundling allowed for the single-letter flags (-dt).
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') break;
+    const takeValue = (name: string): string | Action => {
+      const eq = a.indexOf('=');
+      if (eq > 0) return a.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) return { kind: 'usage', message: `Option ${name} requires an argument` };
+      return v;
+    };
+    if (a.startsWith('--')) {
+      const name = a.split('=')[0];
+      switch (name) {
+        case '--debug':
+          opts.debug = true;
+          break;
+        case '--help':
+          return { kind: 'help' };
+        case '--version':
+          return { kind: 'version' };
+        case '--check':
+          check = true;
+          break;
+        case '--json':
+          opts.json = true;
+          break;
+        case '--dry-run':
+          opts.dryRun = true;
+          break;
+        case '--ipvsadm': {
+          const v = takeValue(name);
+          if (typeof v !== 'string') return v;
+          opts.ipvsadm = v;
+          break;
+        }
+        case '--metrics': {
+          const v = takeValue(name);
+          if (typeof v !== 'string') return v;
+          opts.metrics = v;
+          break;
+        }
+        default:
+          return { kind: 'usage', message: `Unknown option: ${a.slice(2)}` };
+      }
+      continue;
+    }
+    for (const c of a.slice(1)) {
+      switch (c) {
+        case 'd':
+          opts.debug = true;
+          break;
+        case 't':
+          check = true;
+          break;
+        case 'h':
+        case '?':
+          return { kind: 'help' };
+        case 'v':
+          return { kind: 'version' };
+        default:
+          return { kind: 'usage', message: `Unknown option: ${c}` };
+      }
+    }
+  }
+  const pos = argv.slice(i);
+
+  if (check || (opts.dryRun && !pos.some((p) => p === 'start'))) {
+    if (pos.length !== 1) return { kind: 'usage', message: `${check ? '--check' : '--dry-run'} takes exactly one CONFIG` };
+    return { kind: check ? 'check' : 'dry-run', config: pos[0]!, opts };
+  }
+  if (pos.length === 0) return { kind: 'usage', message: null };
+
+  // [CONFIG] COMMAND [command options]
+  const isCommand = (s: string | undefined) => s !== undefined && ((DAEMON_COMMANDS as readonly string[]).includes(s) || s === 'show' || s === 'logs');
+  let config = 'ldirectord.cf';
+  let explicit = false;
+  let ci = 0;
+  if (!isCommand(pos[0]) && pos.length >= 2) {
+    config = pos[0]!;
+    explicit = true;
+    ci = 1;
+  }
+  const command = pos[ci]!;
+  const rest = pos.slice(ci + 1);
+  const cfgname = cfgName(config, explicit);
+  if (!isCommand(command)) return { kind: 'usage', message: null };
+
+  if (command === 'logs') {
+    const logs: LogsOptions = { follow: false, lines: 10, virtual: null, real: null, since: null, json: opts.json };
+    for (let j = 0; j < rest.length; j++) {
+      const a = rest[j]!;
+      const val = () => rest[++j];
+      if (a === '-f' || a === '--follow') logs.follow = true;
+      else if (a === '--json') logs.json = true;
+      else if (a === '-n' || a === '--lines') {
+        const n = Number(val());
+        if (!Number.isInteger(n) || n < 0) return { kind: 'usage', message: `${a} needs a number of lines` };
+        logs.lines = n;
+      } else if (/^-n\d+$/.test(a)) logs.lines = Number(a.slice(2));
+      else if (a === '--virtual') logs.virtual = val() ?? null;
+      else if (a === '--real') logs.real = val() ?? null;
+      else if (a === '--since') logs.since = val() ?? null;
+      else return { kind: 'usage', message: `Unknown option for logs: ${a}` };
+      if ((a === '--virtual' || a === '--real' || a === '--since') && rest[j] === undefined) {
+        return { kind: 'usage', message: `${a} needs a value` };
+      }
+    }
+    return { kind: 'logs', config, cfgname, opts, logs };
+  }
+  if (command === 'show' || (command === 'status' && rest.some((a) => a === '-v' || a === '--verbose'))) {
+    if (rest.includes('--json')) opts.json = true;
+    return { kind: 'show', config, cfgname, opts };
+  }
+  // Like Perl, extra positional arguments after the command are ignored.
+  return { kind: 'daemon', command: command as DaemonCommand, config, cfgname, opts, argv };
+}
