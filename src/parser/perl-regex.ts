@@ -87,7 +87,8 @@ export function perlRegex(pattern: string, flags = ''): RegExp {
   try {
     return new RegExp(src, jsFlags);
   } catch (e) {
-    throw new PerlRegexError((e as Error).message.replace(/^Invalid regular expression: /, ''));
+    // "Invalid regular expression: /<translated>/: Unterminated group" → "Unterminated group"
+    throw new PerlRegexError((e as Error).message.replace(/^Invalid regular expression: \/[\s\S]*\/: /, ''));
   }
 }
 

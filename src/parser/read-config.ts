@@ -19,6 +19,7 @@ import { statSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { perlRegex, fromByteString } from './perl-regex';
 import type { Resolver } from './resolve';
+import { validateForChecks } from './validate';
 import {
   ConfigError, DAEMON_STATUS, DAEMON_STATUS_ALL, SERVICES, serviceForPort, virtualId,
   type CheckType, type Config, type ConfigWarning, type FallbackServer, type Forward, type GlobalConfig,
@@ -137,6 +138,12 @@ export interface ParseOptions {
    * does at start. `--check` checks the file, not the machine, so it passes false.
    */
   checkFiles: boolean;
+  /**
+   * Also reject what would only fail once checks run (bad receive regex, SQL check
+   * without login/request). On by default; the Perl differential test turns it off to
+   * compare the bare grammar.
+   */
+  validateChecks?: boolean;
   /** Whether the daemon runs with -d (Perl skips the logfile test then). */
   debug?: boolean;
   fs?: FileProbe;
@@ -346,7 +353,13 @@ class ConfigReader {
     // Perl warns here that a per-virtual checkinterval is ignored unless fork=yes. This
     // daemon honours it in every mode (one timer per probe), so there is nothing to warn of.
     const global = this.finishGlobal();
-    const virtuals = this.raws.map((v) => this.finishVirtual(v, global));
+    const lines = new Map<VirtualService, Record<string, number>>();
+    const virtuals = this.raws.map((raw) => {
+      const v = this.finishVirtual(raw, global);
+      lines.set(v, raw.lines);
+      return v;
+    });
+    if (this.opts.validateChecks !== false) validateForChecks(this.file, virtuals, lines);
     return { file: this.file, global, virtuals, warnings: this.warnings };
   }
 

@@ -100,6 +100,46 @@ const DELIBERATE: Record<string, { fix: string; expect: (perl: Json) => void }> 
       p.virtuals[0].fallback = { address: '127.0.0.1', port: 80, forward: 'gate' };
     },
   },
+  'sql-missing-login.cf': {
+    fix: 'an SQL check without login is a config error at parse time (Perl kept the reals down at every check)',
+    expect: (p) => {
+      assert.ok(p.virtuals, 'Perl accepts the file');
+      for (const k of Object.keys(p)) delete p[k];
+      p.error = { line: 3, message: 'a mysql check needs login="..." (the original logged "Must specify a login and request string" and kept every real down)' };
+    },
+  },
+  'sql-missing-request.cf': {
+    fix: 'an SQL check without request is a config error at parse time',
+    expect: (p) => {
+      assert.ok(p.virtuals, 'Perl accepts the file');
+      for (const k of Object.keys(p)) delete p[k];
+      p.error = { line: 3, message: 'a pgsql check needs request="<query>" (the original logged "Must specify a login and request string" and kept every real down)' };
+    },
+  },
+  'oracle.cf': {
+    fix: 'service=oracle negotiate checks are refused at parse time (no tested check); connect checks stay allowed',
+    expect: (p) => {
+      assert.equal(p.virtuals[0].service, 'oracle', 'port 1521 means oracle for Perl too');
+      for (const k of Object.keys(p)) delete p[k];
+      p.error = { line: 1, message: 'service=oracle negotiate checks are not supported by this ldirectord: use checktype=connect, or checktype=external with a checkcommand that runs your query' };
+    },
+  },
+  'receive-invalid.cf': {
+    fix: 'a receive string that is not a valid regex is a config error at its line (Perl died at the first check)',
+    expect: (p) => {
+      assert.ok(p.virtuals, 'Perl accepts the file');
+      for (const k of Object.keys(p)) delete p[k];
+      p.error = { line: 4, message: 'invalid receive string "OK((": Unterminated group' };
+    },
+  },
+  'receive-possessive.cf': {
+    fix: 'a receive regex using a Perl-only construct is reported at its line',
+    expect: (p) => {
+      assert.ok(p.virtuals, 'Perl accepts the file');
+      for (const k of Object.keys(p)) delete p[k];
+      p.error = { line: 4, message: 'invalid receive string "a++": possessive quantifiers are not supported' };
+    },
+  },
 };
 
 describe('parser: differential against the Perl ldirectord', function () {

@@ -1,0 +1,59 @@
+/**
+ * Run one probe with a hard deadline.
+ *
+ * The deadline is an AbortSignal handed to the check, which must tear its socket or child
+ * process down when it fires. As a safety net the runner stops waiting a few milliseconds
+ * after the deadline whatever the check does, so a misbehaving check can never hold up
+ * the scheduler. Exceptions become `{up: false, reason}`: a check never throws.
+ */
+import { performance } from 'node:perf_hooks';
+import { CHECKS } from './index';
+import type { CheckResult, ProbeSpec } from './types';
+
+/** Time a check gets after its deadline to report its own (more precise) reason. */
+const GRACE_MS = 25;
+
+export function formatSeconds(ms: number): string {
+  const s = ms / 1000;
+  return `${Number.isInteger(s) ? s : s.toFixed(1)} s`;
+}
+
+export function timeoutReason(ms: number): string {
+  return `timed out after ${formatSeconds(ms)}`;
+}
+
+export async function runProbe(spec: ProbeSpec, outer?: AbortSignal): Promise<CheckResult> {
+  const start = performance.now();
+  const ac = new AbortController();
+  const deadline = setTimeout(() => ac.abort(new Error(timeoutReason(spec.timeoutMs))), spec.timeoutMs);
+  const onOuter = () => ac.abort(new Error('stopped'));
+  if (outer?.aborted) onOuter();
+  else outer?.addEventListener('abort', onOuter, { once: true });
+  let grace: NodeJS.Timeout | undefined;
+  const backstop = new Promise<{ up: boolean; reason: string }>((resolve) => {
+    const fire = () => {
+      grace = setTimeout(() => resolve({ up: false, reason: (ac.signal.reason as Error).message }), GRACE_MS);
+    };
+    if (ac.signal.aborted) fire();
+    else ac.signal.addEventListener('abort', fire, { once: true });
+  });
+  try {
+    const check = CHECKS[spec.kind] as (s: ProbeSpec, c: { signal: AbortSignal }) => Promise<{ up: boolean; reason: string }>;
+    const r = await Promise.race([check(spec, { signal: ac.signal }), backstop]);
+    return { up: r.up, reason: r.reason, ms: Math.round(performance.now() - start) };
+  } catch (e) {
+    return { up: false, reason: errorReason(e), ms: Math.round(performance.now() - start) };
+  } finally {
+    clearTimeout(deadline);
+    if (grace) clearTimeout(grace);
+    outer?.removeEventListener('abort', onOuter);
+    if (!ac.signal.aborted) ac.abort(new Error('done'));
+  }
+}
+
+/** A short reason for an unexpected error: its code if it has one, else its message. */
+export function errorReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err === 'object') return err.code ? `${err.syscall ? err.syscall + ' ' : ''}${err.code}` : String(err.message);
+  return String(e);
+}
