@@ -1,0 +1,326 @@
+/**
+ * The engine: config + checks → health → plan → kernel, level-triggered.
+ *
+ * Everything that changes the table goes through reconcile(): a health transition, a
+ * reload, the periodic resync and stop all recompute the desired table and apply the
+ * difference; no code path "adds a real server" directly. Reconciles are serialised and
+ * coalesced: any number of transitions arriving while one runs lead to one more run.
+ *
+ * I/O is injected (clock, ipvsadm, check runner, logger), so the same engine runs in the
+ * daemon, in dry-run, and in the unit tests with fake time and a fake kernel.
+ */
+import type { CheckResult, ProbeSpec } from '../checks/types';
+import { virtualLabel, type Config, type VirtualService } from '../parser/model';
+import { plan, serviceIdOf, kernelDestKey, type Desired } from '../reconcile/plan';
+import type { Retired } from '../reconcile/diff';
+import type { IpvsAdapter } from '../reconcile/ipvsadm';
+import { Reconciler, type ReconcileReport } from '../reconcile/reconciler';
+import type { Table } from '../reconcile/table';
+import type { Clock } from '../schedule/clock';
+import { Health, type Transition } from '../schedule/health';
+import { Maintenance } from '../schedule/maintenance';
+import { buildProbes, memberKey, type ProbeDef, type ProbePlan } from '../schedule/probes';
+import { opMessage } from '../reconcile/ops';
+import { Scheduler } from '../schedule/scheduler';
+import type { Op } from '../reconcile/diff';
+
+export interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+  debug(msg: string): void;
+}
+
+/** What the engine tells the operator tools (monitorfile, e-mail, metrics, status). */
+export type EngineEvent =
+  | { type: 'check'; probe: ProbeDef; result: CheckResult; forced: boolean }
+  | { type: 'transition'; t: Transition }
+  | { type: 'applied'; op: Op; message: string }
+  | { type: 'reconcile'; report: ReconcileReport; ms: number }
+  | { type: 'fallbackcommand'; v: VirtualService; status: 'start' | 'stop' };
+
+export interface EngineDeps {
+  clock: Clock;
+  ipvs: IpvsAdapter;
+  log: Logger;
+  runProbe: (spec: ProbeSpec, signal: AbortSignal) => Promise<CheckResult>;
+  maxInFlight: number;
+  onEvent?: (e: EngineEvent) => void;
+  /** Run fallbackcommand (`<cmd> start|stop <vserver>:<vport> <protocol>`). */
+  runFallbackCommand?: (command: string, args: string[]) => void;
+  jitter?: number;
+  random?: () => number;
+}
+
+export class Engine {
+  config: Config | null = null;
+  readonly health = new Health();
+  readonly reconciler: Reconciler;
+  readonly scheduler: Scheduler;
+  private probes: ProbePlan = { probes: new Map(), members: new Map() };
+  private maintenance = new Maintenance(null);
+  /** Services a reload removed, to delete from the kernel (Perl: Purged virtual server). */
+  private retire: Retired[] = [];
+  /** Virtuals whose health changed since the last reconcile. */
+  private dirty = new Set<string>();
+  private full = false;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private resyncTimer: unknown = null;
+  private reconcileTimer: unknown = null;
+  private stopped = false;
+  /** Last fallbackcommand status per virtual (runs on change only, as Perl). */
+  private fallbackStatus = new Map<string, 'start' | 'stop'>();
+  readonly startedAt: number;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.startedAt = deps.clock.now();
+    this.reconciler = new Reconciler(deps.ipvs, {
+      info: (m) => deps.log.info(m),
+      error: (m) => deps.log.error(m),
+    });
+    this.scheduler = new Scheduler({
+      clock: deps.clock,
+      run: deps.runProbe,
+      onResult: (p, r, f) => this.onResult(p, r, f),
+      inMaintenance: (p) => this.maintenance.has(p.address, p.port),
+      maxInFlight: deps.maxInFlight,
+      jitter: deps.jitter,
+      random: deps.random,
+    });
+  }
+
+  /** Start managing: adopt the kernel table, start the checks, apply the first plan. */
+  async start(cfg: Config): Promise<void> {
+    let table: Table = new Map();
+    try {
+      table = await this.reconciler.refresh(true);
+    } catch (e) {
+      this.deps.log.error(`cannot read the IPVS table: ${(e as Error).message} (will retry)`);
+    }
+    this.install(cfg, table);
+    await this.reconcile({ full: true, context: 'start' });
+    this.armResync();
+  }
+
+  /** Adopt a new config (already parsed and valid). Unchanged checks keep state and timers. */
+  async reload(cfg: Config): Promise<void> {
+    const old = this.config;
+    if (old) this.retire.push(...diffRetire(old, cfg));
+    this.install(cfg, this.reconciler.snapshot ?? new Map());
+    await this.reconcile({ full: true, context: 'start' });
+    this.armResync();
+  }
+
+  private install(cfg: Config, table: Table): void {
+    this.config = cfg;
+    this.maintenance = new Maintenance(cfg.global.maintenancedir, undefined, () => this.deps.clock.now());
+    void this.maintenance.refresh();
+    this.probes = buildProbes(cfg);
+    const now = this.deps.clock.now();
+    // Adopt: a real the kernel already serves at a positive weight is up until its first
+    // check says otherwise; anything else waits for its first check (nothing flaps).
+    this.health.sync(
+      this.probes,
+      (m, probe) => {
+        const svc = table.get(serviceIdOf(m.v).key);
+        const dest = svc?.dests.get(kernelDestKey(m.v, m.r.address, m.r.port, m.r.forward));
+        if (dest && dest.weight > 0) return 'up';
+        return probe === null ? 'down' : 'pending';
+      },
+      now,
+    );
+    // Rebuild the per-virtual fallbackcommand memory for the virtuals that remain.
+    for (const k of [...this.fallbackStatus.keys()]) if (!cfg.virtuals.some((v) => v.id === k)) this.fallbackStatus.delete(k);
+    this.scheduler.setProbes(this.probes.probes, (key) => this.health.membersOf(key).some((m) => m.state !== 'pending'));
+  }
+
+  private onResult(probe: ProbeDef, result: CheckResult, forced: boolean): void {
+    if (this.stopped) return;
+    this.deps.onEvent?.({ type: 'check', probe, result, forced });
+    const transitions = this.health.record(probe.key, result, this.deps.clock.now(), forced);
+    for (const t of transitions) {
+      this.logTransition(t);
+      this.deps.onEvent?.({ type: 'transition', t });
+      if (t.kind === 'up' || t.kind === 'down') this.dirty.add(t.member.member.v.id);
+    }
+    if (this.dirty.size) this.requestReconcile();
+  }
+
+  private logTransition(t: Transition): void {
+    const m = t.member.member;
+    const real = `${m.r.address.includes(':') ? `[${m.r.address}]` : m.r.address}:${m.r.port}`;
+    const log = this.deps.log;
+    switch (t.kind) {
+      case 'soft':
+        log.info(`Soft failure real server: ${real} (${m.v.id}) failure ${t.failures}/${m.v.failurecount}: ${t.result.reason}`);
+        break;
+      case 'reset':
+        log.info(`Resetting soft failure count: ${real} (${m.v.id})`);
+        break;
+      case 'up':
+        if (t.failures > 0) log.info(`Resetting soft failure count: ${real} (${m.v.id})`);
+        log.info(`Real server up: ${real} (${m.v.id}): ${t.result.reason}`);
+        break;
+      case 'down':
+        log.info(`Real server down: ${real} (${m.v.id}): ${t.result.reason}`);
+        break;
+    }
+  }
+
+  /** Ask for a reconcile of the dirty virtuals soon (coalescing a burst of transitions). */
+  requestReconcile(full = false): void {
+    if (full) this.full = true;
+    if (this.reconcileTimer !== null || this.stopped) return;
+    this.reconcileTimer = this.deps.clock.setTimeout(() => {
+      this.reconcileTimer = null;
+      void this.reconcile({ context: 'run' });
+    }, 0);
+  }
+
+  /** Periodic resync: re-read the kernel and repair drift (hand edits). */
+  private armResync(): void {
+    if (this.resyncTimer !== null) this.deps.clock.clearTimeout(this.resyncTimer);
+    const ms = (this.config?.global.checkinterval ?? 10) * 1000;
+    this.resyncTimer = this.deps.clock.setTimeout(() => {
+      this.resyncTimer = null;
+      if (this.stopped) return;
+      void this.maintenance.refresh();
+      void this.reconcile({ full: true, fresh: true, context: 'run' }).then(() => this.armResync());
+    }, ms);
+  }
+
+  /**
+   * Reconcile now, serialised: a call while one runs makes it run once more afterwards,
+   * with everything that became dirty in the meantime.
+   */
+  async reconcile(opts: { full?: boolean; fresh?: boolean; context: 'run' | 'start' | 'stop' }): Promise<void> {
+    if (opts.full) this.full = true;
+    if (this.running) {
+      this.again = true;
+      this.pendingFresh ||= Boolean(opts.fresh);
+      return this.running;
+    }
+    this.running = (async () => {
+      let fresh = Boolean(opts.fresh);
+      let context = opts.context;
+      do {
+        this.again = false;
+        fresh ||= this.pendingFresh;
+        this.pendingFresh = false;
+        await this.reconcileOnce(fresh, context);
+        fresh = false;
+        context = 'run';
+      } while (this.again && !this.stopped);
+    })();
+    try {
+      await this.running;
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private pendingFresh = false;
+
+  private async reconcileOnce(fresh: boolean, context: 'run' | 'start' | 'stop'): Promise<void> {
+    const cfg = this.config;
+    if (!cfg) return;
+    const t0 = this.deps.clock.now();
+    const full = this.full;
+    const dirty = this.dirty;
+    this.full = false;
+    this.dirty = new Set();
+    const virtuals = full ? cfg.virtuals : cfg.virtuals.filter((v) => dirty.has(v.id));
+    const view = this.health.view();
+    const desired: Desired = plan(virtuals, view, { readdquiescent: cfg.global.readdquiescent });
+    const retire = this.retire;
+    const report = await this.reconciler.reconcile(desired, retire, { fresh, context });
+    if (report.readError === null) {
+      // Retired services that are gone from the kernel are done with.
+      const table = this.reconciler.snapshot;
+      this.retire = retire.filter((r) => table?.has(r.svc.key));
+    }
+    for (const op of report.applied) this.deps.onEvent?.({ type: 'applied', op, message: opMessage(op, context) });
+    this.markPlaced(virtuals);
+    this.fallbackCommands(virtuals);
+    this.deps.onEvent?.({ type: 'reconcile', report, ms: this.deps.clock.now() - t0 });
+    if (report.failed.length || report.readError) {
+      // Try those virtuals again at the next resync (they stay dirty).
+      for (const v of virtuals) this.dirty.add(v.id);
+    }
+  }
+
+  /** A member is placed once the kernel holds its destination (see plan.ts, readdquiescent). */
+  private markPlaced(virtuals: readonly VirtualService[]): void {
+    const table = this.reconciler.snapshot;
+    if (!table) return;
+    for (const v of virtuals) {
+      const svc = table.get(serviceIdOf(v).key);
+      for (const r of v.reals) {
+        const mh = this.health.members.get(memberKey(v, r));
+        if (mh && !mh.placed && mh.state !== 'pending' && svc?.dests.has(kernelDestKey(v, r.address, r.port, r.forward))) mh.placed = true;
+      }
+    }
+  }
+
+  /**
+   * fallbackcommand: `start` when a virtual has no real up, `stop` when it has one again;
+   * run on change only, and only once no real of the virtual is still unchecked.
+   */
+  private fallbackCommands(virtuals: readonly VirtualService[]): void {
+    const view = this.health.view();
+    for (const v of virtuals) {
+      if (!v.fallbackcommand) continue;
+      const states = v.reals.map((_r, i) => view(v, i).state);
+      if (states.includes('pending')) continue;
+      const status = states.includes('up') ? 'stop' : 'start';
+      if (this.fallbackStatus.get(v.id) === status) continue;
+      this.fallbackStatus.set(v.id, status);
+      // W-5 fixed: a fwmark virtual is named by its mark (Perl passed ":0").
+      const vserver = labelOf(v);
+      this.deps.onEvent?.({ type: 'fallbackcommand', v, status });
+      this.deps.runFallbackCommand?.(v.fallbackcommand, [status, vserver, v.protocol]);
+    }
+  }
+
+  /**
+   * Stop: cancel the checks (aborting any in flight), then take the services whose
+   * cleanstop is yes out of the kernel; with cleanstop=no the table is left as it is.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.scheduler.stop();
+    if (this.resyncTimer !== null) this.deps.clock.clearTimeout(this.resyncTimer);
+    if (this.reconcileTimer !== null) this.deps.clock.clearTimeout(this.reconcileTimer);
+    if (this.running) await this.running.catch(() => undefined);
+    const cfg = this.config;
+    if (!cfg) return;
+    const clean = cfg.virtuals.filter((v) => v.cleanstop);
+    if (!clean.length) return;
+    const view = this.health.view();
+    for (const v of clean) {
+      const label = labelOf(v);
+      v.reals.forEach((r, i) => {
+        if (view(v, i).state === 'up') this.deps.log.info(`Purged real server (stop): ${r.address.includes(':') ? `[${r.address}]` : r.address}:${r.port} (${label})`);
+      });
+    }
+    const retire: Retired[] = clean.map((v) => ({ svc: serviceIdOf(v), label: labelOf(v), why: 'stop' }));
+    // Only the retired services are touched: cleanstop=no services stay exactly as they are.
+    await this.reconciler.reconcile(new Map(), retire, { fresh: true, context: 'stop' });
+  }
+
+  get probeCount(): number {
+    return this.probes.probes.size;
+  }
+}
+
+/** Perl get_virtual: `10.0.0.1:80`, `[2001:db8::1]:80`, or the fwmark. */
+export function labelOf(v: VirtualService): string {
+  return virtualLabel(v);
+}
+
+/** Services of the old config that the new one no longer has (Perl @OLDVIRTUAL purge). */
+export function diffRetire(oldCfg: Config, newCfg: Config): Retired[] {
+  const keep = new Set(newCfg.virtuals.map((v) => serviceIdOf(v).key));
+  return oldCfg.virtuals.filter((v) => !keep.has(serviceIdOf(v).key)).map((v) => ({ svc: serviceIdOf(v), label: labelOf(v), why: 'start' as const }));
+}

@@ -1,0 +1,233 @@
+/**
+ * The kernel behind an interface: read the table, run commands. The real implementation
+ * runs ipvsadm with an argv array (never a shell), a clean environment and a deadline
+ * after which the process is killed.
+ *
+ * Reading: `ipvsadm -S -n` (the rule format), plus `ipvsadm -L -n --thresholds` when the
+ * caller needs thresholds. Anything ipvsadm prints that is not understood makes the read
+ * fail: the daemon never acts on a table it did not read. An ipvsadm without -S (some
+ * test doubles) is read through `-L -n`.
+ * Writing: one command runs as itself; several go through one `ipvsadm -R` (the rule
+ * format on stdin). `ipvsadm -R` carries on past a failing line and still exits 0, so the
+ * caller verifies by reading the table back (reconciler.ts).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { applyThresholds, parseList, parseSave } from './ipvsadm-save';
+import { restoreLine } from './ops';
+import { simulateCommand } from './simulate';
+import { cloneTable, type Table } from './table';
+
+export interface RunResult {
+  ok: boolean;
+  /** The command line(s) run, for logs. */
+  argv: string[];
+  stderr: string;
+  exit: number | null;
+  /** Why the process could not be run at all (ENOENT, timeout, …). */
+  error: string | null;
+}
+
+export interface IpvsAdapter {
+  /** What is being driven, for logs (`/sbin/ipvsadm`). */
+  readonly name: string;
+  /** Read the table; with `thresholds`, also the connection thresholds. Throws IpvsError. */
+  read(opts: { thresholds: boolean }): Promise<Table>;
+  /** Run commands (each an argv without the program name). Never throws. */
+  run(commands: string[][]): Promise<RunResult>;
+  /** ipvsadm processes started so far (a benchmark figure). */
+  readonly spawned: number;
+}
+
+export class IpvsError extends Error {
+  constructor(
+    message: string,
+    readonly argv: string[],
+    readonly stderr: string,
+  ) {
+    super(message);
+    this.name = 'IpvsError';
+  }
+}
+
+/** The original's lookup: /sbin/ipvsadm, then /usr/sbin/ipvsadm, then ipvsadm on PATH. */
+export function findIpvsadm(explicit: string | null): string {
+  if (explicit) return explicit;
+  for (const p of ['/sbin/ipvsadm', '/usr/sbin/ipvsadm']) if (existsSync(p)) return p;
+  return 'ipvsadm';
+}
+
+interface Exec {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  error: string | null;
+}
+
+const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C' };
+const MAX_OUTPUT = 256 * 1024 * 1024;
+
+export class Ipvsadm implements IpvsAdapter {
+  spawned = 0;
+  /** Set when the binary turns out not to support -R (a test double): run one by one. */
+  private noRestore = false;
+  private noSave = false;
+
+  constructor(
+    readonly name: string,
+    private readonly timeoutMs = 15000,
+  ) {}
+
+  private exec(args: string[], input?: string): Promise<Exec> {
+    this.spawned++;
+    return new Promise((resolve) => {
+      let child;
+      try {
+        child = spawn(this.name, args, { env: { ...ENV, PATH: process.env.PATH ? `${process.env.PATH}:${ENV.PATH}` : ENV.PATH }, stdio: ['pipe', 'pipe', 'pipe'] });
+      } catch (e) {
+        resolve({ code: null, stdout: '', stderr: '', error: (e as Error).message });
+        return;
+      }
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let size = 0;
+      let failed: string | null = null;
+      const timer = setTimeout(() => {
+        failed = `timed out after ${this.timeoutMs / 1000} s, killed`;
+        child.kill('SIGKILL');
+      }, this.timeoutMs);
+      child.stdout.on('data', (b: Buffer) => {
+        size += b.length;
+        if (size > MAX_OUTPUT) {
+          failed = 'output too large, killed';
+          child.kill('SIGKILL');
+        } else out.push(b);
+      });
+      child.stderr.on('data', (b: Buffer) => {
+        if (err.reduce((n, x) => n + x.length, 0) < 65536) err.push(b);
+      });
+      child.once('error', (e: NodeJS.ErrnoException) => {
+        failed = `cannot run ${this.name}: ${e.code ?? e.message}`;
+      });
+      child.stdin.on('error', () => {
+        // EPIPE when ipvsadm exits before reading all of -R's input; its exit status tells.
+      });
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8').trim(), error: failed });
+      });
+      child.stdin.end(input ?? '');
+    });
+  }
+
+  async read(opts: { thresholds: boolean }): Promise<Table> {
+    let table: Table | null = null;
+    let first: IpvsError | null = null;
+    if (!this.noSave) {
+      const r = await this.exec(['-S', '-n']);
+      if (r.error === null && r.code === 0) table = this.checked(parseSave(r.stdout), ['-S', '-n'], r.stderr);
+      else first = new IpvsError(failure(this.name, ['-S', '-n'], r), ['-S', '-n'], r.stderr);
+    }
+    if (table === null) {
+      // Some ipvsadm stand-ins only list; the real one always has -S.
+      const r = await this.exec(['-L', '-n']);
+      if (r.error !== null || r.code !== 0) throw first ?? new IpvsError(failure(this.name, ['-L', '-n'], r), ['-L', '-n'], r.stderr);
+      table = this.checked(parseList(r.stdout), ['-L', '-n'], r.stderr);
+      if (first) this.noSave = true;
+    }
+    if (opts.thresholds) {
+      const r = await this.exec(['-L', '-n', '--thresholds']);
+      // Without thresholds the reconciler simply does not compare them.
+      if (r.error === null && r.code === 0) applyThresholds(table, r.stdout);
+    }
+    return table;
+  }
+
+  private checked(p: { table: Table; unknown: string[] }, argv: string[], stderr: string): Table {
+    if (p.unknown.length) {
+      throw new IpvsError(`unexpected output from ${this.name} ${argv.join(' ')}: ${JSON.stringify(p.unknown[0]!.slice(0, 200))}`, argv, stderr);
+    }
+    return p.table;
+  }
+
+  async run(commands: string[][]): Promise<RunResult> {
+    if (commands.length === 1 || this.noRestore) {
+      const results: RunResult[] = [];
+      for (const c of commands) results.push(toResult(this.name, c, await this.exec(c)));
+      return merge(results);
+    }
+    const input = commands.map(restoreLine).join('\n') + '\n';
+    const r = await this.exec(['-R'], input);
+    if (r.code === 2 && !r.stderr && r.error === null) {
+      // Not a real ipvsadm (the real one never exits 2 without a message): no -R here.
+      this.noRestore = true;
+      return this.run(commands);
+    }
+    return { ...toResult(this.name, ['-R'], r), argv: [`${this.name} -R`, ...commands.map(restoreLine)] };
+  }
+}
+
+function failure(name: string, argv: string[], r: Exec): string {
+  if (r.error) return r.error;
+  return `${name} ${argv.join(' ')} exited with status ${r.code}${r.stderr ? `: ${r.stderr}` : ''}`;
+}
+
+function toResult(name: string, argv: string[], r: Exec): RunResult {
+  return { ok: r.error === null && r.code === 0 && !r.stderr, argv: [`${name} ${argv.join(' ')}`], stderr: r.stderr, exit: r.code, error: r.error };
+}
+
+function merge(rs: RunResult[]): RunResult {
+  return {
+    ok: rs.every((r) => r.ok),
+    argv: rs.flatMap((r) => r.argv),
+    stderr: rs.map((r) => r.stderr).filter(Boolean).join('\n'),
+    exit: rs.find((r) => !r.ok)?.exit ?? 0,
+    error: rs.find((r) => r.error)?.error ?? null,
+  };
+}
+
+/**
+ * Dry-run: reads the real table once (or starts from an empty one when ipvsadm or IPVS
+ * is unavailable), then carries every command it is given forward on its own copy,
+ * so the daemon converges without changing anything.
+ */
+export class DryRunIpvs implements IpvsAdapter {
+  readonly name: string;
+  spawned = 0;
+  private table: Table | null = null;
+  /** Why the real table could not be read (the plan is then against an empty table). */
+  unavailable: string | null = null;
+  readonly commands: string[][] = [];
+
+  constructor(
+    private readonly real: IpvsAdapter,
+    private readonly onCommand: (argv: string[]) => void = () => undefined,
+  ) {
+    this.name = `${real.name} (dry-run)`;
+  }
+
+  async read(opts: { thresholds: boolean }): Promise<Table> {
+    if (this.table === null) {
+      try {
+        this.table = await this.real.read(opts);
+      } catch (e) {
+        this.unavailable = (e as Error).message;
+        this.table = new Map();
+      }
+      this.spawned = this.real.spawned;
+    }
+    return cloneTable(this.table);
+  }
+
+  async run(commands: string[][]): Promise<RunResult> {
+    if (this.table === null) await this.read({ thresholds: false });
+    const errors: string[] = [];
+    for (const c of commands) {
+      this.commands.push(c);
+      this.onCommand(c);
+      const e = simulateCommand(this.table!, c);
+      if (e) errors.push(e);
+    }
+    return { ok: errors.length === 0, argv: commands.map((c) => `ipvsadm ${c.join(' ')}`), stderr: errors.join('\n'), exit: 0, error: null };
+  }
+}

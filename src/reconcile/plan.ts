@@ -1,0 +1,130 @@
+/**
+ * plan(config, health) → the table the kernel should hold. Pure.
+ *
+ * Per virtual service (spec §6.4, with the start-up flap W-2 designed out):
+ *   - a real that is up: present at its weight and -x/-y thresholds;
+ *   - a real that is down: at weight 0 when quiescent, else absent. With quiescent and
+ *     readdquiescent=no, a real an operator removed by hand while it is down stays removed
+ *     ("zero if present"), except the first time it is placed after start or reload,
+ *     which ends where the original ends (present at weight 0);
+ *   - a real not checked yet (pending): left exactly as the kernel has it, so nothing is
+ *     added "to see" and nothing alive is removed before its first check;
+ *   - the fallback: weight 1 while no real is up, absent as soon as one is (never
+ *     quiesced); left as it is while no real is up but some are still pending.
+ * Destination keys are what the kernel will hold: ipvsadm rewrites the port of a gate or
+ * ipip real to the virtual's port (not for fwmark services), so `rip:vport` (W-6).
+ */
+import type { RealServer, VirtualService } from '../parser/model';
+import { destKey, serviceKey, type Dest, type ServiceAttrs, type ServiceId } from './table';
+
+export type RealState = 'up' | 'down' | 'pending';
+
+export interface MemberView {
+  state: RealState;
+  /** Placed in the table since the last start or reload (see readdquiescent above). */
+  placed: boolean;
+}
+
+/** Health as the planner sees it: the state of real `i` of virtual `v`. */
+export type HealthView = (v: VirtualService, realIndex: number) => MemberView;
+
+/**
+ * exact: must be present with these values; zeroIfPresent: if present, weight 0;
+ * keep: leave as the kernel has it.
+ */
+export type DestMode = 'exact' | 'zeroIfPresent' | 'keep';
+
+export interface DesiredDest extends Dest {
+  mode: DestMode;
+  role: 'real' | 'fallback';
+  /** The configured `ip:port` (before the kernel's port rewrite), for log lines. */
+  label: string;
+}
+
+export interface DesiredService extends ServiceId, ServiceAttrs {
+  /** Perl virtual id, for log lines (`tcp:10.0.0.1:80`). */
+  vid: string;
+  /** Perl get_virtual: `10.0.0.1:80` or the fwmark, for log lines. */
+  label: string;
+  dests: Map<string, DesiredDest>;
+  /** Every destination this virtual could hold (reals and fallback), for naming deletions. */
+  known: Map<string, { role: 'real' | 'fallback'; label: string }>;
+}
+
+export type Desired = Map<string, DesiredService>;
+
+export interface PlanOptions {
+  readdquiescent: boolean;
+}
+
+export function serviceIdOf(v: VirtualService): ServiceId {
+  const proto = v.protocol;
+  const addr = proto === 'fwm' ? String(v.fwmark) : destKey(v.address!, v.port);
+  return { key: serviceKey(proto, addr, v.ipv6), proto, addr, ipv6: v.ipv6 };
+}
+
+/** Where the kernel keeps a real: gate/ipip reals of an address service take its port. */
+export function kernelDestKey(v: VirtualService, address: string, port: number, forward: RealServer['forward']): string {
+  const mapped = v.protocol !== 'fwm' && forward !== 'masq' ? v.port : port;
+  return destKey(address, mapped);
+}
+
+export function planVirtual(v: VirtualService, health: HealthView, opts: PlanOptions): DesiredService {
+  const id = serviceIdOf(v);
+  const dests = new Map<string, DesiredDest>();
+  const known = new Map<string, { role: 'real' | 'fallback'; label: string }>();
+  let anyUp = false;
+  let anyPending = false;
+  /** Which state claimed each kernel key: two reals the kernel stores under one key. */
+  const owner = new Map<string, RealState>();
+  v.reals.forEach((r, i) => {
+    const key = kernelDestKey(v, r.address, r.port, r.forward);
+    const label = destKey(r.address, r.port);
+    if (!known.has(key)) known.set(key, { role: 'real', label });
+    const { state, placed } = health(v, i);
+    anyUp ||= state === 'up';
+    anyPending ||= state === 'pending';
+    // The first real claims the key; a later one takes it over only by being up.
+    const claimed = owner.get(key);
+    if (claimed !== undefined && (claimed === 'up' || state !== 'up')) return;
+    owner.set(key, state);
+    dests.delete(key);
+    const base = { key, forward: r.forward, upper: r.upper, lower: r.lower, role: 'real' as const, label };
+    if (state === 'up') dests.set(key, { ...base, weight: r.weight, mode: 'exact' });
+    else if (state === 'pending') dests.set(key, { ...base, weight: 0, mode: 'keep' });
+    else if (v.quiescent) dests.set(key, { ...base, weight: 0, mode: opts.readdquiescent || !placed ? 'exact' : 'zeroIfPresent' });
+  });
+  if (v.fallback) {
+    const fb = v.fallback;
+    const key = kernelDestKey(v, fb.address, fb.port, fb.forward);
+    if (!known.has(key)) {
+      known.set(key, { role: 'fallback', label: destKey(fb.address, fb.port) });
+      const base = { key, forward: fb.forward, upper: 0, lower: 0, role: 'fallback' as const, label: destKey(fb.address, fb.port) };
+      if (!anyUp && anyPending) dests.set(key, { ...base, weight: 1, mode: 'keep' });
+      else if (!anyUp) dests.set(key, { ...base, weight: 1, mode: 'exact' });
+    }
+  }
+  return {
+    ...id,
+    vid: v.id,
+    label: v.protocol === 'fwm' ? String(v.fwmark) : destKey(v.address!, v.port),
+    scheduler: v.scheduler,
+    persistent: v.persistent,
+    netmask: v.persistent !== null ? v.netmask : null,
+    ops: v.ops && v.protocol === 'udp',
+    schedflags: v.schedflags,
+    dests,
+    known,
+  };
+}
+
+/** The desired table for every virtual of the config, in config order. */
+export function plan(virtuals: readonly VirtualService[], health: HealthView, opts: PlanOptions): Desired {
+  const out: Desired = new Map();
+  for (const v of virtuals) {
+    const s = planVirtual(v, health, opts);
+    // Two config virtuals naming one kernel service (e.g. ports 80 and 080): the first wins.
+    if (!out.has(s.key)) out.set(s.key, s);
+  }
+  return out;
+}

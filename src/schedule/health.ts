@@ -1,0 +1,128 @@
+/**
+ * Health: what the checks have said, as a pure state machine (no timers, no I/O).
+ *
+ * Per probe: consecutive failed checks and the last result. Per membership (a real in a
+ * virtual): up, down, or pending (not checked yet and not adopted from the kernel).
+ *   - One success brings every member of the probe up (no rise counter, as the original).
+ *   - A failure takes an up member down once the probe has failed `failurecount` checks in
+ *     a row (W-9 fixed: checks are counted, not virtuals); before that it is a soft
+ *     failure. A forced failure (maintenance) takes it down at once.
+ *   - A pending member goes down at its first failure; failures while down are counted
+ *     but change nothing.
+ */
+import type { CheckResult } from '../checks/types';
+import type { HealthView, MemberView, RealState } from '../reconcile/plan';
+import { memberKey, type Member, type ProbePlan } from './probes';
+
+export interface ProbeHealth {
+  key: string;
+  failures: number;
+  last: CheckResult | null;
+  lastAt: number | null;
+  checks: number;
+}
+
+export interface MemberHealth {
+  key: string;
+  member: Member;
+  probe: string | null;
+  state: RealState;
+  /** Present in the kernel table since the last start or reload (planner, readdquiescent). */
+  placed: boolean;
+  /** When the state last changed. */
+  since: number;
+}
+
+export type Transition =
+  | { kind: 'up'; member: MemberHealth; result: CheckResult; failures: number; from: RealState }
+  | { kind: 'down'; member: MemberHealth; result: CheckResult; failures: number; from: RealState; forced: boolean }
+  | { kind: 'soft'; member: MemberHealth; result: CheckResult; failures: number }
+  | { kind: 'reset'; member: MemberHealth; result: CheckResult; failures: number };
+
+export class Health {
+  readonly probes = new Map<string, ProbeHealth>();
+  readonly members = new Map<string, MemberHealth>();
+  private readonly byProbe = new Map<string, MemberHealth[]>();
+
+  /**
+   * Adopt a new probe plan (start or reload). Unchanged probes and memberships keep their
+   * state; a new membership takes `initial(member)` unless its probe already has a result.
+   */
+  sync(plan: ProbePlan, initial: (m: Member, probe: string | null) => RealState, now: number): void {
+    for (const key of [...this.probes.keys()]) if (!plan.probes.has(key)) this.probes.delete(key);
+    for (const key of plan.probes.keys()) {
+      if (!this.probes.has(key)) this.probes.set(key, { key, failures: 0, last: null, lastAt: null, checks: 0 });
+    }
+    const next = new Map<string, MemberHealth>();
+    for (const [key, m] of plan.members) {
+      const old = this.members.get(key);
+      if (old && old.probe === m.probe) {
+        next.set(key, { ...old, member: m });
+        continue;
+      }
+      const p = m.probe ? this.probes.get(m.probe) : undefined;
+      let state: RealState;
+      if (p?.last) state = p.last.up ? 'up' : 'down';
+      else if (old && old.state !== 'pending') state = old.state; // the check changed: keep what we knew until it reports
+      else state = initial(m, m.probe);
+      next.set(key, { key, member: m, probe: m.probe, state, placed: false, since: now });
+    }
+    this.members.clear();
+    for (const [k, v] of next) this.members.set(k, v);
+    this.byProbe.clear();
+    for (const mh of this.members.values()) {
+      if (!mh.probe) continue;
+      let list = this.byProbe.get(mh.probe);
+      if (!list) this.byProbe.set(mh.probe, (list = []));
+      list.push(mh);
+    }
+  }
+
+  /** Record a check result; returns the transitions it caused, in member order. */
+  record(probeKey: string, result: CheckResult, now: number, forced = false): Transition[] {
+    const p = this.probes.get(probeKey);
+    if (!p) return [];
+    p.last = result;
+    p.lastAt = now;
+    p.checks++;
+    const out: Transition[] = [];
+    const members = this.byProbe.get(probeKey) ?? [];
+    if (result.up) {
+      const failures = p.failures;
+      p.failures = 0;
+      for (const m of members) {
+        if (m.state !== 'up') {
+          out.push({ kind: 'up', member: m, result, failures, from: m.state });
+          m.state = 'up';
+          m.since = now;
+        } else if (failures > 0) out.push({ kind: 'reset', member: m, result, failures });
+      }
+      return out;
+    }
+    p.failures++;
+    for (const m of members) {
+      const limit = m.member.v.failurecount;
+      if (m.state === 'up' && !forced && p.failures < limit) {
+        out.push({ kind: 'soft', member: m, result, failures: p.failures });
+      } else if (m.state !== 'down') {
+        out.push({ kind: 'down', member: m, result, failures: p.failures, from: m.state, forced });
+        m.state = 'down';
+        m.since = now;
+      }
+    }
+    return out;
+  }
+
+  /** The planner's view. */
+  view(): HealthView {
+    return (v, i) => {
+      const m = this.members.get(memberKey(v, v.reals[i]!));
+      const view: MemberView = m ? { state: m.state, placed: m.placed } : { state: 'pending', placed: false };
+      return view;
+    };
+  }
+
+  membersOf(probeKey: string): readonly MemberHealth[] {
+    return this.byProbe.get(probeKey) ?? [];
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * maintenancedir (spec §5.6): a real is forced down, without a check, while one of these
+ * files exists in the directory: `<ip>:<port>`, `<ip>`, `<fqdn>:<port>`, `<fqdn>`,
+ * `<short>:<port>`, `<short>` (IPv6 addresses in brackets; <short> is the first label of
+ * the reverse name when it matches ^[a-z][a-z0-9-]+\.).
+ *
+ * Unlike the original (a reverse DNS lookup and six stat calls per check, W-15), the
+ * directory is listed at most once a second and each address is reverse-resolved once,
+ * so the check path stays free of I/O.
+ */
+import { readdir } from 'node:fs/promises';
+import { lookupService } from 'node:dns/promises';
+
+export class Maintenance {
+  private files = new Set<string>();
+  private readonly names = new Map<string, string | null>();
+  private listing: Promise<void> | null = null;
+  private listedAt = -Infinity;
+
+  constructor(
+    readonly dir: string | null,
+    private readonly reverse: (address: string) => Promise<string | null> = reverseName,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Re-read the directory if the last listing is older than a second. */
+  refresh(): Promise<void> {
+    if (!this.dir || this.now() - this.listedAt < 1000) return Promise.resolve();
+    if (!this.listing) {
+      this.listing = readdir(this.dir)
+        .then((names) => {
+          this.files = new Set(names);
+        })
+        .catch(() => {
+          this.files = new Set();
+        })
+        .finally(() => {
+          this.listedAt = this.now();
+          this.listing = null;
+        });
+    }
+    return this.listing;
+  }
+
+  /** Whether the real at address:port is in maintenance (synchronous, from the cache). */
+  has(address: string, port: number): boolean {
+    if (!this.dir) return false;
+    void this.refresh();
+    if (this.files.size === 0) return false;
+    const ip = address.includes(':') ? `[${address}]` : address;
+    if (this.files.has(`${ip}:${port}`) || this.files.has(ip)) return true;
+    if (!this.names.has(address)) {
+      this.names.set(address, null);
+      void this.reverse(address).then((n) => this.names.set(address, n));
+    }
+    const fqdn = this.names.get(address);
+    if (!fqdn) return false;
+    if (this.files.has(`${fqdn}:${port}`) || this.files.has(fqdn)) return true;
+    const short = /^([a-z][a-z0-9-]+)\./.exec(fqdn)?.[1];
+    return short !== undefined && (this.files.has(`${short}:${port}`) || this.files.has(short));
+  }
+}
+
+/** getnameinfo(NI_NAMEREQD), as Perl's ld_gethostbyaddr. */
+async function reverseName(address: string): Promise<string | null> {
+  try {
+    const r = await lookupService(address, 0);
+    return r.hostname && r.hostname !== address ? r.hostname : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * A fake kernel for planner/reconciler/engine unit tests ONLY: the table is a value and
+ * commands are applied with the same ipvsadm semantics the VM tests check against the
+ * real kernel (src/reconcile/simulate.ts). The VM suite runs the real ipvsadm.
+ */
+import { formatSave } from '../../src/reconcile/ipvsadm-save';
+import type { IpvsAdapter, RunResult } from '../../src/reconcile/ipvsadm';
+import { IpvsError } from '../../src/reconcile/ipvsadm';
+import { simulateCommand } from '../../src/reconcile/simulate';
+import { cloneTable, type Table } from '../../src/reconcile/table';
+
+export class FakeIpvs implements IpvsAdapter {
+  readonly name = 'fake-ipvsadm';
+  table: Table = new Map();
+  /** Every mutating command, as an ipvsadm command line. */
+  log: string[] = [];
+  /** Runs (processes) that changed the table, and reads. */
+  runs = 0;
+  reads = 0;
+  spawned = 0;
+  /** Set to make reads fail (ipvsadm missing, module not loaded). */
+  failReads: string | null = null;
+  /** Commands matching this fail with "Invalid operation" and change nothing. */
+  failCommands: RegExp | null = null;
+
+  async read(): Promise<Table> {
+    this.reads++;
+    this.spawned++;
+    if (this.failReads) throw new IpvsError(this.failReads, ['-S', '-n'], this.failReads);
+    return cloneTable(this.table);
+  }
+
+  async run(commands: string[][]): Promise<RunResult> {
+    this.runs++;
+    this.spawned++;
+    const errors: string[] = [];
+    for (const c of commands) {
+      const line = c.join(' ');
+      this.log.push(line);
+      if (this.failCommands?.test(line)) {
+        errors.push('Invalid operation');
+        continue;
+      }
+      const e = simulateCommand(this.table, c);
+      if (e) errors.push(e);
+    }
+    return { ok: errors.length === 0, argv: commands.map((c) => c.join(' ')), stderr: errors.join('\n'), exit: 0, error: null };
+  }
+
+  /** Run commands as an operator would by hand (not logged as the daemon's). */
+  hand(...lines: string[]): void {
+    for (const l of lines) {
+      const e = simulateCommand(this.table, l.split(/\s+/));
+      if (e) throw new Error(`hand edit failed: ${l}: ${e}`);
+    }
+  }
+
+  /** `ipvsadm -S -n` of the current table, sorted within services for stable asserts. */
+  save(): string {
+    return formatSave(this.table);
+  }
+
+  take(): string[] {
+    const l = this.log;
+    this.log = [];
+    return l;
+  }
+}
