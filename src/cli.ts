@@ -5,6 +5,7 @@
  */
 import { parseArgs, type Action } from './cli/args';
 import { runCheck } from './cli/check';
+import { runControl } from './daemon/control';
 import { VERSION_TEXT, USAGE } from './cli/text';
 
 export async function main(argv: string[]): Promise<number> {
@@ -22,6 +23,8 @@ export async function main(argv: string[]): Promise<number> {
       return 255;
     case 'check':
       return runCheck(action.config, action.opts);
+    case 'daemon':
+      return runControl({ command: action.command, config: action.config, cfgname: action.cfgname, opts: action.opts, argv });
     default:
       process.stderr.write(`ldirectord: ${action.kind} is not implemented yet\n`);
       return 1;
@@ -32,6 +35,8 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
+      // A daemon that has stopped must exit even if some handle lingers.
+      setTimeout(() => process.exit(code), 2000).unref();
     },
     (e: unknown) => {
       process.stderr.write(`ldirectord: ${(e as Error).stack ?? e}\n`);

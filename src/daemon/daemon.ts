@@ -1,0 +1,253 @@
+/**
+ * The running daemon: logging, pid file, the engine, signals, reload and autoreload.
+ *
+ * - TERM (and INT, QUIT): stop the checks, apply cleanstop, log
+ *   `Linux Director Daemon terminated on signal: TERM`, remove the pid file, exit 0. A
+ *   hung check cannot delay this: checks are aborted, and the whole stop is bounded.
+ * - HUP: reload. Reloads are serialised and coalesced: any number of HUPs during a reload
+ *   cause exactly one more.
+ * - Autoreload: the config file is watched (chokidar: editors that write a temp file and
+ *   rename it, files written in several steps); changes are debounced, then the content's
+ *   MD5 is compared with the running one, and only a real change is reported (and, with
+ *   autoreload=yes, reloaded), as the original does. `callback` runs on every change.
+ * - A reload parses the new file completely first; if it is invalid the error is logged
+ *   with its line and the running config stays in force, untouched.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync, accessSync, constants } from 'node:fs';
+import { watch, type FSWatcher } from 'chokidar';
+import { runProbe } from '../checks/run';
+import { ConfigError, formatWarning, type Config } from '../parser/model';
+import { readConfigFile } from '../parser/read-config';
+import { systemResolver } from '../parser/resolve';
+import { daemonHostname } from '../parser/locate';
+import { DryRunIpvs, Ipvsadm, findIpvsadm, type IpvsAdapter } from '../reconcile/ipvsadm';
+import { realClock } from '../schedule/clock';
+import { Engine, type EngineEvent } from './engine';
+import { runCommand } from './exec';
+import { createLogger, destinationFor, type DaemonLogger } from './logging';
+import { removePidFile, writePidFile } from './pidfile';
+import { Redactor } from './redact';
+import { maxChecksInFlight } from './limits';
+
+export const VERSION_STR = 'Linux Director v1.186-ha';
+
+export interface DaemonOptions {
+  /** The resolved config path ($CONFIG). */
+  configFile: string;
+  cfgname: string;
+  debug: boolean;
+  dryRun: boolean;
+  ipvsadm: string | null;
+  /** Write the pid file (not with -d). */
+  writePid: boolean;
+  /** Called once the daemon runs (pid file written, first reconcile done). */
+  onReady?: () => void;
+  /** Extra listeners (status socket, metrics, monitorfile, alerts). */
+  plugins?: DaemonPlugin[];
+}
+
+export interface DaemonPlugin {
+  start(d: Daemon): Promise<void> | void;
+  event?(e: EngineEvent): void;
+  reloaded?(cfg: Config): void;
+  stop?(): Promise<void> | void;
+}
+
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGXCPU', 'SIGXFSZ', 'SIGSYS'];
+/** Upper bound for stopping (cleanup included), kept under the OCF agent's 15 s stop timeout. */
+const STOP_BOUND_MS = 12000;
+
+export class Daemon {
+  readonly engine: Engine;
+  readonly log: DaemonLogger;
+  readonly redactor: Redactor;
+  config: Config;
+  digest: string;
+  private watcher: FSWatcher | null = null;
+  private debounce: NodeJS.Timeout | null = null;
+  private reloading: Promise<void> | null = null;
+  private reloadAgain = false;
+  private stopping: Promise<number> | null = null;
+  private resolveDone!: (code: number) => void;
+  /** Keeps the process alive: every other timer of the daemon is unref'd. */
+  private keepalive: NodeJS.Timeout | null = null;
+  readonly done: Promise<number>;
+  readonly ipvs: IpvsAdapter;
+  readonly plugins: DaemonPlugin[];
+  /** Reloads done and failed (status, metrics). */
+  stats = { reloads: 0, reloadFailures: 0, lastReloadError: null as string | null };
+
+  constructor(
+    cfg: Config,
+    bytes: Buffer,
+    readonly opts: DaemonOptions,
+  ) {
+    this.config = cfg;
+    this.digest = md5(bytes);
+    this.redactor = new Redactor(cfg);
+    this.log = createLogger(destinationFor(cfg.global.logfile, { debug: opts.debug, supervised: cfg.global.supervised }), {
+      cfgname: opts.cfgname,
+      debug: opts.debug,
+      redactor: this.redactor,
+    });
+    this.plugins = opts.plugins ?? [];
+    const real = new Ipvsadm(findIpvsadm(opts.ipvsadm));
+    this.ipvs = opts.dryRun ? new DryRunIpvs(real, (argv) => this.log.info(`dry-run: would run: ${real.name} ${argv.join(' ')}`)) : real;
+    this.engine = new Engine({
+      clock: realClock,
+      ipvs: this.ipvs,
+      log: this.log,
+      runProbe,
+      maxInFlight: maxChecksInFlight(),
+      onEvent: (e) => {
+        for (const p of this.plugins) p.event?.(e);
+      },
+      runFallbackCommand: (cmd, args) => {
+        if (opts.dryRun) {
+          this.log.info(`dry-run: would run fallbackcommand: ${cmd} ${args.join(' ')}`);
+          return;
+        }
+        void runCommand(cmd, args).then((r) => {
+          if (!r.ok) this.log.error(`fallbackcommand failed: ${cmd} ${args.join(' ')}: ${r.detail}`);
+        });
+      },
+    });
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  async start(): Promise<void> {
+    const { opts, log } = this;
+    for (const w of this.config.warnings) log.warn(formatWarning(opts.configFile, w));
+    log.info(opts.debug || this.config.global.supervised ? `Starting ${VERSION_STR} with pid: ${process.pid}` : `Starting ${VERSION_STR} as daemon`);
+    if (opts.dryRun) log.info(`dry-run: commands are logged, the IPVS table is not changed (${this.ipvs.name})`);
+    if (opts.writePid) writePidFile(opts.cfgname);
+    this.keepalive = setInterval(() => undefined, 1 << 30);
+    for (const s of STOP_SIGNALS) process.on(s, () => void this.stop(s.replace(/^SIG/, '')));
+    process.on('SIGHUP', () => {
+      log.info('Reloading Linux Director Daemon config on signal');
+      void this.reload();
+    });
+    process.on('SIGPIPE', () => undefined);
+    await this.engine.start(this.config);
+    for (const p of this.plugins) await p.start(this);
+    this.watch();
+    opts.onReady?.();
+  }
+
+  /** Reload from disk (HUP or autoreload): parse first; on error keep the running config. */
+  reload(): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false;
+        await this.reloadOnce();
+      } while (this.reloadAgain && !this.stopping);
+    })().finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  private async reloadOnce(): Promise<void> {
+    const { log, opts } = this;
+    let bytes: Buffer;
+    let cfg: Config;
+    try {
+      bytes = readFileSync(opts.configFile);
+      cfg = await readConfigFile(opts.configFile, { resolver: systemResolver(), hostname: daemonHostname(), checkFiles: true, debug: opts.debug });
+    } catch (e) {
+      this.stats.reloadFailures++;
+      const msg = e instanceof ConfigError ? e.message : `Error reading file ${opts.configFile}: ${(e as Error).message}`;
+      this.stats.lastReloadError = msg;
+      log.error(`${msg} (keeping the running configuration)`);
+      return;
+    }
+    this.stats.reloads++;
+    this.stats.lastReloadError = null;
+    this.digest = md5(bytes);
+    for (const w of cfg.warnings) log.warn(formatWarning(opts.configFile, w));
+    this.config = cfg;
+    this.redactor.update(cfg);
+    await this.engine.reload(cfg);
+    for (const p of this.plugins) p.reloaded?.(cfg);
+  }
+
+  /** Watch the config file for changes (spec §3.1 autoreload / callback). */
+  private watch(): void {
+    const file = this.opts.configFile;
+    this.watcher = watch(file, { persistent: false, ignoreInitial: true, atomic: true, awaitWriteFinish: false });
+    const changed = () => {
+      if (this.debounce) clearTimeout(this.debounce);
+      this.debounce = setTimeout(() => void this.checkFile(), 300);
+    };
+    this.watcher.on('change', changed).on('add', changed).on('unlink', changed).on('error', () => undefined);
+  }
+
+  /** Perl check_cfgfile: has the content really changed? Then reload or ignore, and run callback. */
+  async checkFile(): Promise<void> {
+    if (this.stopping) return;
+    const { log, opts } = this;
+    let digest: string;
+    try {
+      if (!statSync(opts.configFile).isFile()) throw new Error('not a regular file');
+      digest = md5(readFileSync(opts.configFile));
+    } catch (e) {
+      log.error(`Error reading file ${opts.configFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (keeping the running configuration)`);
+      return;
+    }
+    if (digest === this.digest) return;
+    this.digest = digest;
+    log.info(`Configuration file '${opts.configFile}' has changed on disk`);
+    if (this.config.global.autoreload) {
+      log.info(' - reread new configuration');
+      await this.reload();
+    } else log.info(' - ignore new configuration');
+    const cb = this.config.global.callback;
+    if (cb && isExecutable(cb)) {
+      const r = await runCommand(cb, [opts.configFile]);
+      if (!r.ok) log.error(`callback failed: ${cb} ${opts.configFile}: ${r.detail}`);
+    }
+  }
+
+  /** Stop (bounded), then resolve `done` with the exit code. */
+  stop(signal: string): Promise<number> {
+    if (this.stopping) return this.stopping;
+    this.stopping = (async () => {
+      const bound = new Promise<void>((r) => setTimeout(r, STOP_BOUND_MS).unref());
+      await Promise.race([this.stopInner(), bound]);
+      this.log.info(`Linux Director Daemon terminated on signal: ${signal}`);
+      if (this.opts.writePid) removePidFile(this.opts.cfgname);
+      await Promise.race([this.log.flush(), new Promise((r) => setTimeout(r, 1000).unref())]);
+      this.log.close();
+      if (this.keepalive) clearInterval(this.keepalive);
+      this.resolveDone(0);
+      return 0;
+    })();
+    return this.stopping;
+  }
+
+  private async stopInner(): Promise<void> {
+    await this.watcher?.close().catch(() => undefined);
+    if (this.debounce) clearTimeout(this.debounce);
+    for (const p of this.plugins) await Promise.resolve(p.stop?.()).catch(() => undefined);
+    await this.engine.stop();
+  }
+}
+
+export function md5(b: Buffer): string {
+  return createHash('md5').update(b).digest('hex');
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
