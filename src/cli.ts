@@ -6,6 +6,8 @@
 import { parseArgs, type Action } from './cli/args';
 import { runCheck } from './cli/check';
 import { runControl } from './daemon/control';
+import { runDryRun } from './cli/dry-run';
+import { runShow } from './cli/show';
 import { VERSION_TEXT, USAGE } from './cli/text';
 
 export async function main(argv: string[]): Promise<number> {
@@ -23,6 +25,10 @@ export async function main(argv: string[]): Promise<number> {
       return 255;
     case 'check':
       return runCheck(action.config, action.opts);
+    case 'dry-run':
+      return runDryRun(action.config, action.opts);
+    case 'show':
+      return runShow(action.config, action.cfgname, action.opts);
     case 'daemon':
       return runControl({ command: action.command, config: action.config, cfgname: action.cfgname, opts: action.opts, argv });
     default:

@@ -18,6 +18,7 @@ import { Daemon, type DaemonPlugin } from './daemon';
 import { createLogger, destinationFor, type DaemonLogger } from './logging';
 import { isAlive, readPidFile } from './pidfile';
 import { Redactor } from './redact';
+import { StatusSocket } from './status';
 
 export interface ControlRequest {
   command: DaemonCommand;
@@ -26,6 +27,11 @@ export interface ControlRequest {
   opts: GlobalOptions;
   argv: string[];
   plugins?: (cfg: Config) => DaemonPlugin[];
+}
+
+/** What every daemon runs besides the engine. */
+function defaultPlugins(req: ControlRequest, cfg: Config): DaemonPlugin[] {
+  return [new StatusSocket(), ...(req.plugins?.(cfg) ?? [])];
 }
 
 const DAEMON_ENV = 'LDIRECTORD_DAEMON_CHILD';
@@ -144,7 +150,7 @@ async function startDaemon(cfg: Config, file: string, req: ControlRequest, log: 
   if (req.opts.debug || cfg.global.supervised) {
     const d = new Daemon(cfg, readFileSync(file), {
       configFile: file, cfgname: req.cfgname, debug: req.opts.debug, dryRun: req.opts.dryRun, ipvsadm: req.opts.ipvsadm,
-      writePid: !req.opts.debug, plugins: req.plugins?.(cfg),
+      writePid: !req.opts.debug, plugins: defaultPlugins(req, cfg),
     });
     await d.start();
     for (const child of cfg.global.execute) await runSelf([child, 'start']);
@@ -199,7 +205,7 @@ async function runDaemonChild(cfg: Config, file: string, req: ControlRequest): P
   try {
     d = new Daemon(cfg, readFileSync(file), {
       configFile: file, cfgname: req.cfgname, debug: false, dryRun: req.opts.dryRun, ipvsadm: req.opts.ipvsadm,
-      writePid: true, plugins: req.plugins?.(cfg),
+      writePid: true, plugins: defaultPlugins(req, cfg),
       onReady: () => reportToParent({ ok: true, code: 0, message: 'started' }),
     });
     await d.start();
