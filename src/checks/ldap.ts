@@ -40,7 +40,10 @@ export const checkLdap: Check<LdapSpec> = (spec, { signal }) =>
     signal.addEventListener('abort', onAbort, { once: true });
 
     const track = <T extends Socket>(s: T, event: 'connect' | 'secureConnect'): T => {
-      socket = s;
+      // ldapts reconnects when asked to search on a closed session: after the deadline
+      // such a socket is failed at once, so nothing outlives the check.
+      if (finished) process.nextTick(() => s.destroy(new Error('check already finished')));
+      else socket = s;
       s.once(event, () => (connected = true));
       return s;
     };
