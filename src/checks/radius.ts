@@ -82,7 +82,7 @@ export const checkRadius: Check<RadiusSpec> = (spec, { signal }) =>
  * Judge a datagram from the server: null when it is not an answer to our request (wrong
  * identifier or too short: keep waiting), else the check's result.
  */
-function judgeReply(msg: Buffer, id: number, requestAuthenticator: Buffer, secret: Buffer): Result | null {
+export function judgeReply(msg: Buffer, id: number, requestAuthenticator: Buffer, secret: Buffer): Result | null {
   if (msg.length < 20 || msg[1] !== id) return null;
   const length = msg.readUInt16BE(2);
   if (length < 20 || length > msg.length) return { up: false, reason: 'malformed RADIUS reply (bad length)' };
