@@ -14,6 +14,7 @@ import { requirePart, which } from '../helpers/env';
 import { ADDR, freePort, openSockets, settle, tempDir } from '../helpers/throwaway';
 import { BIG_ADDRESSES, BIG_NAME, missingDnsmasq, startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq';
 import { specFromConfig } from '../helpers/spec-from-cf';
+import { missingPerlChecks, perlCheck } from '../helpers/perl-oracle';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -196,6 +197,48 @@ describe('checks: dns (real dnsmasq)', function () {
     const udp = await specFromConfig('dns', cf.replace('protocol=tcp', 'protocol=udp'));
     assert.equal(udp.tcp, false);
     assert.deepEqual((await runProbe(udp)).up, true);
+  });
+
+  it("agrees with Perl's check_dns (same config, same server) on up/down and reason", async function () {
+    requirePart(this, missingPerlChecks());
+    const cf = (o: { protocol?: 'tcp' | 'udp'; port?: number; request: string; receive?: string; timeout?: number }) =>
+      [
+        'virtual=127.30.2.100:53',
+        `\treal=${dns!.host}:${o.port ?? dns!.port} gate`,
+        '\tservice=dns',
+        `\tprotocol=${o.protocol ?? 'udp'}`,
+        '\tchecktype=negotiate',
+        `\tnegotiatetimeout=${o.timeout ?? 5}`,
+        `\trequest="${o.request}"`,
+        ...(o.receive !== undefined ? [`\treceive="${o.receive}"`] : []),
+        '',
+      ].join('\n');
+    const nobodyPort = await freePort([
+      ['udp', dns!.host],
+      ['tcp', dns!.host],
+    ]);
+    const cases: Record<string, string> = {};
+    for (const protocol of ['udp', 'tcp'] as const) {
+      Object.assign(cases, {
+        [`${protocol}: A matches`]: cf({ protocol, request: '/www.example.test', receive: '127\\.30\\.9\\.9' }),
+        [`${protocol}: A does not match`]: cf({ protocol, request: '/www.example.test', receive: '^10\\.' }),
+        [`${protocol}: PTR matches`]: cf({ protocol, request: '/127.30.9.25', receive: 'mail' }),
+        [`${protocol}: PTR does not match`]: cf({ protocol, request: '127.30.9.25', receive: 'www' }),
+        [`${protocol}: empty receive`]: cf({ protocol, request: '/www.example.test' }),
+        [`${protocol}: NXDOMAIN`]: cf({ protocol, request: '/nx.example.test', receive: '.' }),
+        [`${protocol}: truncated answer`]: cf({ protocol, request: `/${BIG_NAME}`, receive: `${BIG_ADDRESSES[BIG_ADDRESSES.length - 1]}$` }),
+      });
+    }
+    cases['tcp: nothing listening'] = cf({ protocol: 'tcp', port: nobodyPort, request: '/www.example.test', receive: '.' });
+    // (Perl's Net::DNS ignores the ICMP error and waits for its alarm; we stop at the error.)
+    cases['udp: nothing listening'] = cf({ protocol: 'udp', port: nobodyPort, request: '/www.example.test', receive: '.', timeout: 1 });
+    // Perl says "Connection timed out" for every failure that is not a mismatch.
+    const perlWords = (reason: string) => (reason === 'Success' || reason.startsWith('Response mismatch') ? reason.replace(/ \(.*\)$/s, '') : 'Connection timed out');
+    for (const [name, text] of Object.entries(cases)) {
+      const perl = await perlCheck(text);
+      const ours = await runProbe(await specFromConfig('dns', text));
+      assert.deepEqual([ours.up, perlWords(ours.reason)], [perl.up, perl.reason], `${name}: ours ${JSON.stringify(ours)}, Perl ${JSON.stringify(perl)}`);
+    }
   });
 
   it('leaves no socket open after a check', async () => {

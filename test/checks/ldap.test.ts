@@ -12,6 +12,7 @@ import { requirePart } from '../helpers/env';
 import { ADDR, freePort, openSockets, settle } from '../helpers/throwaway';
 import { MONITOR_DN, MONITOR_PASSWORD, SUFFIX, missingSlapd, startSlapd, type Slapd } from '../helpers/slapd';
 import { specFromConfig } from '../helpers/spec-from-cf';
+import { missingPerlChecks, perlCheck } from '../helpers/perl-oracle';
 
 describe('checks: ldap / ldaps (real slapd)', function () {
   this.timeout(30000);
@@ -115,6 +116,43 @@ describe('checks: ldap / ldaps (real slapd)', function () {
     assert.equal(s.base, `ou=people,${SUFFIX}`);
     const r = await runProbe(s);
     assert.deepEqual([r.up, r.reason], [true, 'Success']);
+  });
+
+  it("agrees with Perl's check_ldap (same config, same server) on up/down and reason", async function () {
+    requirePart(this, missingPerlChecks());
+    const cf = (o: { service?: string; port?: number; request: string; receive?: string; login?: string; passwd?: string }) =>
+      [
+        'virtual=127.30.1.100:389',
+        `\treal=${slapd!.host}:${o.port ?? slapd!.ldapPort} gate`,
+        `\tservice=${o.service ?? 'ldap'}`,
+        '\tchecktype=negotiate',
+        '\tnegotiatetimeout=5',
+        '\tchecktimeout=5',
+        `\trequest="${o.request}"`,
+        ...(o.receive !== undefined ? [`\treceive="${o.receive}"`] : []),
+        ...(o.login !== undefined ? [`\tlogin="${o.login}"`] : []),
+        ...(o.passwd !== undefined ? [`\tpasswd="${o.passwd}"`] : []),
+        '',
+      ].join('\n');
+    const nobodyPort = await freePort([['tcp', slapd!.host]]);
+    const cases: Record<string, string> = {
+      anonymous: cf({ request: `/${SUFFIX}` }),
+      'receive matches': cf({ request: `/${SUFFIX}`, receive: '^dc=example' }),
+      'receive does not match': cf({ request: `/${SUFFIX}`, receive: 'ou=elsewhere' }),
+      'login and passwd': cf({ request: `/${SUFFIX}`, login: MONITOR_DN, passwd: MONITOR_PASSWORD }),
+      'wrong passwd': cf({ request: `/${SUFFIX}`, login: MONITOR_DN, passwd: 'wrong' }),
+      'login without passwd': cf({ request: `/${SUFFIX}`, login: 'cn=nobody,dc=example,dc=test' }),
+      'missing base': cf({ request: `/ou=missing,${SUFFIX}` }),
+      'root DSE': cf({ request: '/' }),
+      'request without a leading slash': cf({ request: `x${SUFFIX}` }),
+      ldaps: cf({ service: 'ldaps', port: slapd!.ldapsPort, request: `/${SUFFIX}`, receive: 'dc=test$' }),
+      'nothing listening': cf({ port: nobodyPort, request: `/${SUFFIX}` }),
+    };
+    for (const [name, text] of Object.entries(cases)) {
+      const perl = await perlCheck(text);
+      const ours = await runProbe(await specFromConfig('ldap', text));
+      assert.deepEqual([ours.up, ours.reason.replace(/ \(.*\)$/s, '')], [perl.up, perl.reason], `${name}: ours ${JSON.stringify(ours)}, Perl ${JSON.stringify(perl)}`);
+    }
   });
 
   it('leaves no socket open after a check', async () => {
