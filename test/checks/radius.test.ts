@@ -12,6 +12,7 @@ import { requirePart } from '../helpers/env';
 import { ADDR, freePort, openSockets, settle } from '../helpers/throwaway';
 import { RADIUS_PASSWORD, RADIUS_SECRET, RADIUS_USER, missingFreeRadius, startFreeRadius, type FreeRadius } from '../helpers/freeradius';
 import { specFromConfig } from '../helpers/spec-from-cf';
+import { missingPerlChecks, perlCheck } from '../helpers/perl-oracle';
 
 describe('checks: radius packets (RFC 2865 section 7.1 example)', () => {
   // User nemo, password arctangent, secret xyzzy5461.
@@ -123,6 +124,37 @@ describe('checks: radius (real FreeRADIUS)', function () {
     assert.deepEqual([s.user, s.password, s.secret], [RADIUS_USER, RADIUS_PASSWORD, RADIUS_SECRET]);
     const r = await runProbe(s);
     assert.deepEqual([r.up, r.reason], [true, 'Access-Accept']);
+  });
+
+  it("agrees with Perl's check_radius (same config, same server) on up/down", async function () {
+    requirePart(this, missingPerlChecks());
+    const cf = (o: { port?: number; login?: string; passwd?: string; secret?: string }) =>
+      [
+        'virtual=127.30.3.100:1812',
+        `\treal=${radius!.host}:${o.port ?? radius!.port} gate`,
+        '\tservice=radius',
+        '\tprotocol=udp',
+        '\tchecktype=negotiate',
+        '\tnegotiatetimeout=2',
+        '\tchecktimeout=2',
+        `\tlogin="${o.login ?? RADIUS_USER}"`,
+        `\tpasswd="${o.passwd ?? RADIUS_PASSWORD}"`,
+        `\tsecret="${o.secret ?? RADIUS_SECRET}"`,
+        '',
+      ].join('\n');
+    const cases: Record<string, string> = {
+      accept: cf({}),
+      'wrong passwd': cf({ passwd: 'wrong' }),
+      'unknown user': cf({ login: 'mallory' }),
+      'wrong secret': cf({ secret: 'not-the-secret' }),
+      'nothing listening': cf({ port: await freePort([['udp', radius!.host]]) }),
+    };
+    for (const [name, text] of Object.entries(cases)) {
+      const perl = await perlCheck(text);
+      const ours = await runProbe(await specFromConfig('radius', text));
+      assert.equal(ours.up, perl.up, `${name}: ours ${JSON.stringify(ours)}, Perl ${JSON.stringify(perl)}`);
+      noSecretIn(ours.reason);
+    }
   });
 
   it('leaves no socket open after a check', async () => {

@@ -12,6 +12,7 @@ import { requirePart } from '../helpers/env';
 import { ADDR, freePort, openSockets, settle } from '../helpers/throwaway';
 import { missingSipp, startSipp, type Sipp } from '../helpers/sipp';
 import { specFromConfig } from '../helpers/spec-from-cf';
+import { missingPerlChecks, perlCheck } from '../helpers/perl-oracle';
 
 const USER = 'monitor@127.30.4.1';
 
@@ -144,6 +145,38 @@ describe('checks: sip (real SIPp)', function () {
     const tcp = await specFromConfig('sip', cf.replace('protocol=udp', 'protocol=tcp').replace(`:${servers.ok.port} `, `:${servers.okTcp.port} `));
     assert.equal(tcp.udp, false);
     assert.equal((await runProbe(tcp)).up, true);
+  });
+
+  it("agrees with Perl's check_sip (same config, same server) on up/down", async function () {
+    requirePart(this, missingPerlChecks());
+    const cf = (s: { host: string; port: number; transport: 'udp' | 'tcp' }) =>
+      [
+        'virtual=127.30.4.100:5060',
+        `\treal=${s.host}:${s.port} gate`,
+        '\tservice=sip',
+        `\tprotocol=${s.transport}`,
+        '\tchecktype=negotiate',
+        '\tnegotiatetimeout=2',
+        `\tlogin="${USER}"`,
+        '',
+      ].join('\n');
+    const nobody = await freePort([
+      ['udp', ADDR.sip],
+      ['tcp', ADDR.sip],
+    ]);
+    const cases: Record<string, string> = {
+      'udp 200': cf(servers.ok),
+      'udp 404': cf(servers.notFound),
+      'tcp 200': cf(servers.okTcp),
+      'tcp 404': cf(servers.notFoundTcp),
+      'udp nothing listening': cf({ host: ADDR.sip, port: nobody, transport: 'udp' }),
+      'tcp nothing listening': cf({ host: ADDR.sip, port: nobody, transport: 'tcp' }),
+    };
+    for (const [name, text] of Object.entries(cases)) {
+      const perl = await perlCheck(text);
+      const ours = await runProbe(await specFromConfig('sip', text));
+      assert.equal(ours.up, perl.up, `${name}: ours ${JSON.stringify(ours)}, Perl ${JSON.stringify(perl)}`);
+    }
   });
 
   it('leaves no socket open after a check', async () => {
