@@ -254,7 +254,7 @@ describe('checks: dns (real dnsmasq)', function () {
   it('a silent server (SIGSTOP) ends at the deadline, UDP and TCP, and the socket is torn down', async () => {
     await settle();
     const before = openSockets();
-    dns!.freeze();
+    await dns!.freeze();
     try {
       for (const tcp of [false, true]) {
         const s = spec({ tcp, timeoutMs: 1200 });

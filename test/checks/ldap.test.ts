@@ -175,7 +175,7 @@ describe('checks: ldap / ldaps (real slapd)', function () {
   it('a frozen server (SIGSTOP) ends at the deadline and the socket is torn down', async () => {
     await settle();
     const before = openSockets();
-    slapd!.freeze();
+    await slapd!.freeze();
     try {
       for (const s of [spec({ timeoutMs: 800 }), spec({ tls: true, port: slapd!.ldapsPort, timeoutMs: 800 })]) {
         const ac = new AbortController();

@@ -169,7 +169,7 @@ describe('checks: radius (real FreeRADIUS)', function () {
   it('a frozen server (SIGSTOP) ends at the deadline and the socket is torn down', async () => {
     await settle();
     const before = openSockets();
-    radius!.freeze();
+    await radius!.freeze();
     try {
       const s = spec({ timeoutMs: 1200 });
       const ac = new AbortController();

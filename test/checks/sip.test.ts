@@ -204,7 +204,7 @@ describe('checks: sip (real SIPp)', function () {
     await settle();
     const before = openSockets();
     for (const srv of [servers.ok, servers.okTcp]) {
-      srv.freeze();
+      await srv.freeze();
       try {
         const s = spec(srv, { timeoutMs: 1200 });
         const ac = new AbortController();

@@ -9,7 +9,7 @@
  * area's range) or ::1, and ports that were free when it started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { endianness, tmpdir } from 'node:os';
@@ -140,8 +140,12 @@ export interface Daemon {
   readonly name: string;
   readonly dir: string;
   readonly pid: number;
-  /** SIGSTOP: the sockets stay open but nothing answers. */
-  freeze(): void;
+  /**
+   * SIGSTOP, and wait until every thread of the process has stopped (the signal is
+   * asynchronous: a thread already awake could otherwise answer one more request).
+   * The sockets stay open but nothing answers.
+   */
+  freeze(): Promise<void>;
   /** SIGCONT. */
   thaw(): void;
   /** Stop the process (SIGCONT, SIGTERM, SIGKILL after 5 s) and wait for it. */
@@ -150,6 +154,20 @@ export interface Daemon {
   dispose(): Promise<void>;
   /** The tail of its output, for failure messages. */
   logTail(): string;
+}
+
+/** Are all threads of `pid` in state T (stopped), per /proc/<pid>/task/<tid>/stat? */
+function allThreadsStopped(pid: number): boolean {
+  try {
+    const tids = readdirSync(`/proc/${pid}/task`);
+    return tids.every((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      // pid (comm) STATE ...: comm may hold spaces and parentheses, so split at the last ')'.
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+    });
+  } catch {
+    return false;
+  }
 }
 
 export interface StartOptions {
@@ -201,7 +219,14 @@ export async function startDaemon(name: string, dir: string, cmd: string, args: 
     get pid() {
       return child.pid ?? -1;
     },
-    freeze: () => void child.kill('SIGSTOP'),
+    freeze: async () => {
+      child.kill('SIGSTOP');
+      const deadline = Date.now() + 5000;
+      while (!allThreadsStopped(child.pid ?? -1)) {
+        if (Date.now() > deadline) throw new Error(`${name} did not stop on SIGSTOP`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
     thaw: () => void child.kill('SIGCONT'),
     stop,
     dispose: async () => {
