@@ -62,10 +62,12 @@ export const checkLdap: Check<LdapSpec> = (spec, { signal }) =>
     }
 
     run(client, spec, () => connected)
-      .then(done, (e: unknown) => done({ up: false, reason: `No answer received (${detail(e)})` }))
-      .finally(() => {
-        // Say goodbye politely when the session is still up; the socket is destroyed anyway.
-        if (client.isConnected) client.unbind().catch(() => undefined);
+      .catch((e: unknown): Result => ({ up: false, reason: `No answer received (${detail(e)})` }))
+      .then(async (r) => {
+        // Say goodbye (an UnbindRequest, then ldapts closes the socket once it is written);
+        // at the deadline done() has already destroyed the socket instead.
+        if (!finished) await client.unbind().catch(() => undefined);
+        done(r);
       });
   });
 
