@@ -249,6 +249,7 @@ function udpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): P
 
 function tcpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
   return new Promise((resolve, reject) => {
+    // (A bad port throws here, and the promise rejects with it.)
     const sock: TcpSocket = createConnection({ host: spec.host, port: spec.port });
     let buf = Buffer.alloc(0);
     let closed = false;

@@ -66,16 +66,21 @@ export const checkRadius: Check<RadiusSpec> = (spec, { signal }) =>
       timer = setTimeout(send, wait);
       wait *= 2;
     };
-    // Node calls the connect callback with the error on failure (its type says no argument).
-    sock.connect(spec.port, spec.host, ((e?: NodeJS.ErrnoException) => {
-      if (e) return done(false, `connect ${e.code ?? e.message}`);
-      try {
-        request = accessRequest(id, spec.user, spec.password, secret, sock.address().address);
-      } catch (err) {
-        return done(false, (err as Error).message);
-      }
-      send();
-    }) as () => void);
+    try {
+      // Node calls the connect callback with the error on failure (its type says no argument).
+      sock.connect(spec.port, spec.host, ((e?: NodeJS.ErrnoException) => {
+        if (e) return done(false, `connect ${e.code ?? e.message}`);
+        try {
+          request = accessRequest(id, spec.user, spec.password, secret, sock.address().address);
+        } catch (err) {
+          return done(false, (err as Error).message);
+        }
+        send();
+      }) as () => void);
+    } catch (e) {
+      // A bad port or address throws at once.
+      done(false, `connect ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
   });
 
 /**

@@ -29,7 +29,7 @@
  *     the deadline (RFC 3261 timer E), so one lost datagram is not a failure.
  */
 import { createSocket } from 'node:dgram';
-import { createConnection, isIPv6 } from 'node:net';
+import { createConnection, isIPv6, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Check, SipSpec } from './types';
 
@@ -98,26 +98,37 @@ function sipUdp(spec: SipSpec, signal: AbortSignal): Promise<Result> {
       const r = judge(nl < 0 ? text : text.slice(0, nl));
       done(r.up, r.reason);
     });
-    // Node calls the connect callback with the error on failure (its type says no argument).
-    sock.connect(spec.port, spec.host, ((e?: NodeJS.ErrnoException) => {
-      if (e) return done(false, `connect ${e.code ?? e.message}`);
-      const local = sock.address();
-      const request = toBytes(optionsRequest(spec.user, 'UDP', local.address, local.port));
-      let wait = T1_MS;
-      const send = () => {
-        if (closed) return;
-        sock.send(request, (err) => err && done(false, `send ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-        timer = setTimeout(send, wait);
-        wait = Math.min(wait * 2, T2_MS);
-      };
-      send();
-    }) as () => void);
+    try {
+      // Node calls the connect callback with the error on failure (its type says no argument).
+      sock.connect(spec.port, spec.host, ((e?: NodeJS.ErrnoException) => {
+        if (e) return done(false, `connect ${e.code ?? e.message}`);
+        const local = sock.address();
+        const request = toBytes(optionsRequest(spec.user, 'UDP', local.address, local.port));
+        let wait = T1_MS;
+        const send = () => {
+          if (closed) return;
+          sock.send(request, (err) => err && done(false, `send ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+          timer = setTimeout(send, wait);
+          wait = Math.min(wait * 2, T2_MS);
+        };
+        send();
+      }) as () => void);
+    } catch (e) {
+      // A bad port or address throws at once.
+      done(false, `connect ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
   });
 }
 
 function sipTcp(spec: SipSpec, signal: AbortSignal): Promise<Result> {
   return new Promise((resolve) => {
-    const sock = createConnection({ host: spec.host, port: spec.port });
+    let sock: Socket;
+    try {
+      sock = createConnection({ host: spec.host, port: spec.port });
+    } catch (e) {
+      // A bad port throws at once.
+      return resolve({ up: false, reason: `connect ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+    }
     let buf = '';
     let closed = false;
     const done = (up: boolean, reason: string) => {
