@@ -30,6 +30,8 @@ export const checkFtp: Check<FtpSpec> = async (spec, { signal }) => {
 
   const user = spec.user === '' ? 'anonymous' : spec.user;
   const password = spec.password === '' && user === 'anonymous' ? '-anonymous@' : spec.password;
+  // Server text in a reason is quoted and scrubbed of the password.
+  const said = (text: string, max?: number) => show(scrub(text, spec.password), max);
   let step = 'connect';
   const chunks: Buffer[] = [];
   let size = 0;
@@ -71,8 +73,8 @@ export const checkFtp: Check<FtpSpec> = async (spec, { signal }) => {
       if (!cut || signal.aborted) throw e;
     }
   } catch (e) {
-    const reason = signal.aborted ? why() : e instanceof FTPError ? show(e.message.trim()) : errText(e);
-    return { up: false, reason: scrub(step === 'connect' ? `connect${signal.aborted ? ':' : ''} ${reason}` : `FTP ${step}: ${reason}`, spec.password) };
+    const reason = signal.aborted ? why() : e instanceof FTPError ? said(e.message.trim()) : errText(e);
+    return { up: false, reason: step === 'connect' ? `connect${signal.aborted ? ':' : ''} ${reason}` : `FTP ${step}: ${reason}` };
   } finally {
     signal.removeEventListener('abort', onAbort);
     if (!client.closed) {
@@ -86,7 +88,7 @@ export const checkFtp: Check<FtpSpec> = async (spec, { signal }) => {
   const what = `FTP RETR ${spec.path}: ${cut ? `first ${MAX_DOWNLOAD} bytes` : `${size} bytes`}`;
   if (spec.receive === null) return { up: true, reason: `${what} fetched` };
   if (spec.receive.test(content)) return { up: true, reason: `${what}, receive matched` };
-  return { up: false, reason: scrub(`${what}, receive did not match; got ${show(content, 60)}`, spec.password) };
+  return { up: false, reason: `${what}, receive did not match; got ${said(content, 60)}` };
 };
 
 function errText(e: unknown): string {

@@ -28,24 +28,27 @@ export const checkMailbox: Check<MailboxSpec> = async (spec, { signal }) => {
     return { up: false, reason: `${proto}: login or passwd contains a line break or NUL, refusing to send it` };
   }
   const step = { name: 'connect' };
+  // Server text in a reason is quoted and scrubbed of the password (a server may echo it).
+  const said = (line: string) => show(scrub(line, spec.password));
   let conn: LineConn | undefined;
   try {
     conn = await openLineConn({ host: spec.host, port: spec.port, tls: spec.tls, signal });
     step.name = 'greeting';
-    const r = spec.kind === 'pop' ? await pop(conn, spec, proto, step) : await imap(conn, spec, proto, step);
-    return { up: r.up, reason: scrub(r.reason, spec.password) };
+    return spec.kind === 'pop' ? await pop(conn, spec, proto, step, said) : await imap(conn, spec, proto, step, said);
   } catch (e) {
     const why = failureReason(e);
-    return { up: false, reason: scrub(step.name === 'connect' ? why : `${proto} ${step.name}: ${why}`, spec.password) };
+    return { up: false, reason: step.name === 'connect' ? why : `${proto} ${step.name}: ${why}` };
   } finally {
     conn?.finish();
   }
 };
 
-async function pop(conn: LineConn, spec: MailboxSpec, proto: string, step: { name: string }): Promise<Result> {
+type Said = (line: string) => string;
+
+async function pop(conn: LineConn, spec: MailboxSpec, proto: string, step: { name: string }, said: Said): Promise<Result> {
   const positive = (line: string) => /^\+OK/i.test(line);
   const greeting = await conn.readLine();
-  if (!positive(greeting)) return { up: false, reason: `${proto} greeting: expected +OK, got ${show(greeting)}` };
+  if (!positive(greeting)) return { up: false, reason: `${proto} greeting: expected +OK, got ${said(greeting)}` };
   if (spec.user === '') {
     conn.finish('QUIT\r\n');
     return { up: true, reason: `${proto} greeting +OK` };
@@ -55,13 +58,13 @@ async function pop(conn: LineConn, spec: MailboxSpec, proto: string, step: { nam
   const user = await conn.readLine();
   if (!positive(user)) {
     conn.finish('QUIT\r\n');
-    return { up: false, reason: `${proto} login as ${spec.user} failed at USER: ${show(user)}` };
+    return { up: false, reason: `${proto} login as ${spec.user} failed at USER: ${said(user)}` };
   }
   step.name = 'PASS';
   conn.write(`PASS ${spec.password}\r\n`);
   const pass = await conn.readLine();
   conn.finish('QUIT\r\n');
-  if (!positive(pass)) return { up: false, reason: `${proto} login as ${spec.user} failed: ${show(pass)}` };
+  if (!positive(pass)) return { up: false, reason: `${proto} login as ${spec.user} failed: ${said(pass)}` };
   return { up: true, reason: `${proto} login as ${spec.user} accepted` };
 }
 
@@ -69,11 +72,11 @@ async function pop(conn: LineConn, spec: MailboxSpec, proto: string, step: { nam
 const quotable = (s: string) => /^[\x01-\x09\x0b\x0c\x0e-\x7f]*$/.test(s);
 const quoted = (s: string) => `"${s.replace(/[\\"]/g, (c) => '\\' + c)}"`;
 
-async function imap(conn: LineConn, spec: MailboxSpec, proto: string, step: { name: string }): Promise<Result> {
+async function imap(conn: LineConn, spec: MailboxSpec, proto: string, step: { name: string }, said: Said): Promise<Result> {
   const greeting = await conn.readLine();
   const g = /^\* (OK|PREAUTH|BYE)\b/i.exec(greeting);
   if (!g || g[1]!.toUpperCase() === 'BYE') {
-    return { up: false, reason: `${proto} greeting: expected "* OK", got ${show(greeting)}` };
+    return { up: false, reason: `${proto} greeting: expected "* OK", got ${said(greeting)}` };
   }
   if (spec.user === '') {
     conn.finish('A1 LOGOUT\r\n');
@@ -98,14 +101,14 @@ async function imap(conn: LineConn, spec: MailboxSpec, proto: string, step: { na
     const tagged = await untilTaggedOr(conn, 'A1', true);
     if (tagged !== null) {
       conn.finish('A2 LOGOUT\r\n');
-      return { up: false, reason: `${proto} login as ${spec.user} failed: ${show(tagged)}` };
+      return { up: false, reason: `${proto} login as ${spec.user} failed: ${said(tagged)}` };
     }
     pending = arg;
   }
   conn.write(`${pending}\r\n`);
   const reply = (await untilTaggedOr(conn, 'A1', false))!;
   conn.finish('A2 LOGOUT\r\n');
-  if (!/^OK\b/i.test(reply)) return { up: false, reason: `${proto} login as ${spec.user} failed: ${show(reply)}` };
+  if (!/^OK\b/i.test(reply)) return { up: false, reason: `${proto} login as ${spec.user} failed: ${said(reply)}` };
   return { up: true, reason: `${proto} login as ${spec.user} accepted` };
 }
 

@@ -3,6 +3,7 @@
  * see helpers/mail-dovecot.ts), plus a hung server for the deadline.
  */
 import { strict as assert } from 'node:assert';
+import { createServer, type AddressInfo } from 'node:net';
 import { runProbe } from '../../src/checks/run';
 import type { MailboxSpec } from '../../src/checks/types';
 import { requirePart } from '../helpers/env';
@@ -80,7 +81,7 @@ describe('checks: pop/pops/imap/imaps against a real dovecot', function () {
     });
   }
 
-  describe('wrong port, bad login', () => {
+  describe('wrong port, misbehaving server, bad login', () => {
     it('pops against the plain POP3 port is down: the TLS handshake fails', async () => {
       const r = await runProbe(spec('pops', port('pop')));
       assert.equal(r.up, false);
@@ -97,6 +98,33 @@ describe('checks: pop/pops/imap/imaps against a real dovecot', function () {
       const r = await runProbe(spec('imap', port('pop')));
       assert.equal(r.up, false);
       assert.match(r.reason, /^IMAP greeting: expected "\* OK", got "\+OK /);
+    });
+
+    it('hides the password when a (scripted) server echoes it back in its error', async () => {
+      const password = 'echo-me-42';
+      const srv = createServer((sock) => {
+        sock.on('error', () => undefined);
+        sock.write('+OK ready\r\n');
+        let buf = '';
+        sock.on('data', (d: Buffer) => {
+          buf += d.toString();
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            if (line.startsWith('USER ')) sock.write('+OK\r\n');
+            else if (line.startsWith('PASS ')) sock.write(`-ERR password ${line.slice(5)} is wrong\r\n`);
+            else sock.end('+OK bye\r\n');
+          }
+        });
+      });
+      await new Promise<void>((r) => srv.listen(0, ADDR.mailbox, () => r()));
+      try {
+        const r = await runProbe(spec('pop', (srv.address() as AddressInfo).port, { user: 'alice', password }));
+        assert.deepEqual([r.up, r.reason], [false, 'POP3 login as alice failed: "-ERR password *** is wrong"']);
+      } finally {
+        await new Promise((r) => srv.close(r));
+      }
     });
 
     it('refuses to send a login containing a line break (command injection)', async () => {
