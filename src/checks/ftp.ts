@@ -22,6 +22,9 @@ export const MAX_DOWNLOAD = 1024 * 1024;
 
 export const checkFtp: Check<FtpSpec> = async (spec, { signal }) => {
   const why = () => (signal.reason as Error | undefined)?.message ?? 'aborted';
+  if ([spec.user, spec.password, spec.path].some((v) => /[\r\n\0]/.test(v))) {
+    return { up: false, reason: 'FTP: login, passwd or request contains a line break or NUL, refusing to send it' };
+  }
   if (signal.aborted) return { up: false, reason: `connect: ${why()}` };
   // No inactivity timeout of its own: the check's deadline (signal) bounds everything.
   const client = new Client(0);
@@ -54,7 +57,7 @@ export const checkFtp: Check<FtpSpec> = async (spec, { signal }) => {
     const sink = new Writable({
       write(chunk: Buffer, _enc, callback) {
         const room = MAX_DOWNLOAD - size;
-        if (chunk.length >= room) {
+        if (chunk.length > room) {
           chunks.push(chunk.subarray(0, room));
           size += room;
           cut = true;

@@ -85,6 +85,11 @@ describe('checks: ftp against a real vsftpd', function () {
       assert.match(tail.reason, /^FTP RETR \/big\.bin: first 1048576 bytes, receive did not match; got "a{60}…"$/);
     });
 
+    it('refuses to send a request containing a line break (command injection)', async () => {
+      const r = await runProbe(spec({ path: '/health.txt\r\nDELE /health.txt' }));
+      assert.deepEqual([r.up, r.reason], [false, 'FTP: login, passwd or request contains a line break or NUL, refusing to send it']);
+    });
+
     it('works over IPv6 (::1, EPSV)', async () => {
       const r = await runProbe(spec({ host: v6!.host, port: v6!.port }));
       assert.deepEqual([r.up, r.reason], [true, `FTP RETR /health.txt: ${HEALTH_TEXT.length} bytes, receive matched`]);
