@@ -39,6 +39,8 @@ describe('checks: nntp', function () {
     afterEach(async () => {
       await Promise.all(servers.splice(0).map((s) => s.stop()));
     });
+    // leafnode is started per connection (unshare, mounts, exec): allow a loaded machine time.
+    const slow = { timeoutMs: 10_000 };
     const start = async (host: string, fqdn: string) => {
       const s = await startLeafnode(host, fqdn);
       servers.push(s);
@@ -47,7 +49,7 @@ describe('checks: nntp', function () {
 
     it('is up on a 200 greeting, and reports the first 64 bytes as Perl read them', async () => {
       const ln = await start(ADDR.nntp, GOOD_FQDN);
-      const r = await runProbe(spec(ln.port));
+      const r = await runProbe(spec(ln.port, slow));
       assert.equal(r.up, true, `${r.reason}\n${ln.output()}`);
       // Perl's sysread($sock, $buf, 64): the greeting is cut at 64 bytes.
       assert.equal(r.reason, `NNTP greeting ${JSON.stringify(`200 Leafnode NNTP Daemon, version 1.12.0 running at ${GOOD_FQDN}`.slice(0, 64))}`);
@@ -55,14 +57,14 @@ describe('checks: nntp', function () {
 
     it('works over IPv6 (::1)', async () => {
       const ln = await start(V6, GOOD_FQDN);
-      const r = await runProbe(spec(ln.port, { host: V6 }));
+      const r = await runProbe(spec(ln.port, { host: V6, ...slow }));
       assert.equal(r.up, true, `${r.reason}\n${ln.output()}`);
       assert.match(r.reason, /^NNTP greeting "200 Leafnode/);
     });
 
     it('is down when the server refuses service at the greeting (503)', async () => {
       const ln = await start(ADDR.nntp, BAD_FQDN);
-      const r = await runProbe(spec(ln.port));
+      const r = await runProbe(spec(ln.port, slow));
       assert.equal(r.up, false);
       assert.match(r.reason, /^NNTP greeting: expected 2xx, got "503 Leafnode must have a unique fully-qualified domain name/);
     });

@@ -6,7 +6,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, firstBytes, makeCert, missingRootAnd, startDaemon, tempDir, waitUntil, type Daemon } from './mail-net';
+import { freePorts, firstBytes, makeCert, missingRootAnd, startDaemon, tempDir, waitUntil, type Daemon } from './mail-net';
 
 export interface MailUser {
   user: string;
@@ -47,12 +47,8 @@ export async function startDovecot(host: string, host6: string): Promise<Dovecot
   // passwd-file: user:{scheme}password:uid:gid:gecos:home:shell:extra. No ':' in passwords.
   writeFileSync(join(d, 'users'), [ALICE, BOB, CAROL].map((u) => `${u.user}:{PLAIN}${u.password}::::::\n`).join(''), 'utf8');
 
-  const ports = {
-    pop3: await freePort(host, host6),
-    pop3s: await freePort(host, host6),
-    imap: await freePort(host, host6),
-    imaps: await freePort(host, host6),
-  };
+  const [pop3, pop3s, imap, imaps] = await freePorts(4, host, host6);
+  const ports = { pop3: pop3!, pop3s: pop3s!, imap: imap!, imaps: imaps! };
   const logPath = join(d, 'dovecot.log');
   const conf = `# Throwaway dovecot for the ldirectord check tests.
 base_dir = ${d}/run

@@ -25,25 +25,42 @@ export const V6 = '::1';
 
 /** A port that is free on every one of `hosts` right now (the kernel picks it). */
 export async function freePort(...hosts: string[]): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const first = await bindOnce(hosts[0]!, 0);
-    if (first === null) continue;
-    const { port, close } = first;
-    const others: Array<() => Promise<void>> = [];
-    let ok = true;
-    for (const h of hosts.slice(1)) {
-      const b = await bindOnce(h, port);
-      if (b === null) {
-        ok = false;
-        break;
+  return (await freePorts(1, ...hosts))[0]!;
+}
+
+/**
+ * `count` distinct ports, each free on every one of `hosts`. All are held bound until
+ * the last is found, so the kernel cannot hand out the same port twice.
+ */
+export async function freePorts(count: number, ...hosts: string[]): Promise<number[]> {
+  const held: Array<() => Promise<void>> = [];
+  const ports: number[] = [];
+  try {
+    for (let attempt = 0; ports.length < count && attempt < 50 * count; attempt++) {
+      const first = await bindOnce(hosts[0]!, 0);
+      if (first === null) continue;
+      const mine = [first.close];
+      let ok = true;
+      for (const h of hosts.slice(1)) {
+        const b = await bindOnce(h, first.port);
+        if (b === null) {
+          ok = false;
+          break;
+        }
+        mine.push(b.close);
       }
-      others.push(b.close);
+      if (ok) {
+        ports.push(first.port);
+        held.push(...mine);
+      } else {
+        for (const c of mine) await c();
+      }
     }
-    await close();
-    for (const c of others) await c();
-    if (ok) return port;
+  } finally {
+    for (const c of held) await c();
   }
-  throw new Error(`no port free on all of ${hosts.join(', ')}`);
+  if (ports.length < count) throw new Error(`no ${count} ports free on all of ${hosts.join(', ')}`);
+  return ports;
 }
 
 function bindOnce(host: string, port: number): Promise<{ port: number; close: () => Promise<void> } | null> {
