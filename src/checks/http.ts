@@ -123,7 +123,7 @@ function describe(e: unknown, phase: 'connect' | 'request' | 'body', tls: boolea
   return phase === 'request' ? `no response: ${what}` : `${statusLine}, then the body failed: ${what}`;
 }
 
-function oneRequest(url: URL, method: 'GET' | 'HEAD', host: string | null, proxy: URL | null, keepBody: boolean, signal: AbortSignal): Promise<Hop> {
+function oneRequest(url: URL, method: 'GET' | 'HEAD', host: string | null, auth: string | null, proxy: URL | null, keepBody: boolean, signal: AbortSignal): Promise<Hop> {
   return new Promise<Hop>((resolve, reject) => {
     const tls = url.protocol === 'https:';
     // LWP's proxy was set for the http scheme only: https goes direct even for http_proxy.
@@ -131,6 +131,7 @@ function oneRequest(url: URL, method: 'GET' | 'HEAD', host: string | null, proxy
     const headers: Record<string, string> = { 'user-agent': USER_AGENT };
     if (host !== null) headers.host = host;
     else if (viaProxy) headers.host = url.host;
+    if (auth) headers.authorization = auth;
     const opts: Dispatcher.DispatchOptions = {
       origin: viaProxy ? proxy.origin : url.origin,
       path: viaProxy ? url.href.replace(/#.*$/, '') : url.pathname + url.search,
@@ -219,6 +220,17 @@ function abortReason(signal: AbortSignal, timeoutMs: number): string {
   return timeoutReason(timeoutMs);
 }
 
+function basicAuth(url: URL): string {
+  const dec = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  return 'Basic ' + Buffer.from(`${dec(url.username)}:${dec(url.password)}`, 'latin1').toString('base64');
+}
+
 /** `512 B`, `2 KiB`, `1.5 KiB`, `1 MiB`. */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -239,16 +251,20 @@ export const checkHttp: Check<HttpSpec> = async (spec, { signal }) => {
     url = new URL(spec.url);
     proxy = spec.proxy === null ? null : new URL(spec.proxy);
   } catch {
-    return { up: false, reason: `invalid URL ${spec.url}` };
+    return { up: false, reason: `invalid URL ${spec.url.replace(/\/\/[^/@]*@/, '//***@')}` };
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { up: false, reason: `unsupported URL scheme ${url.protocol.slice(0, -1)}` };
   const keepBody = spec.receive !== null && spec.method === 'GET';
   let host = spec.hostHeader;
+  let auth: string | null = null;
   let redirects = 0;
   let hop: Hop;
   for (;;) {
+    // LWP turns user:password@ in the URL into basic authentication, and keeps the
+    // header on a redirect (it only drops Host and Cookie).
+    if (url.username || url.password) auth = basicAuth(url);
     try {
-      hop = await oneRequest(url, spec.method, host, proxy, keepBody, signal);
+      hop = await oneRequest(url, spec.method, host, auth, proxy, keepBody, signal);
     } catch (e) {
       if (signal.aborted) return { up: false, reason: abortReason(signal, spec.timeoutMs) };
       return { up: false, reason: e instanceof HopError ? e.message : String(e) };

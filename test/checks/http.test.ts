@@ -163,6 +163,16 @@ describe('checks: http negotiate', function () {
     assert.equal(seen[1]!.headers.host, `${H}:${port}`);
   });
 
+  it('sends basic authentication for user:password@ in the URL, as LWP, and never shows it', async () => {
+    seen.length = 0;
+    const r = await runProbe(spec({ url: `http://checker:p%40ss@${H}:${port}/ok` }));
+    assert.deepEqual([r.up, r.reason], [true, 'HTTP 200 OK']);
+    assert.equal(seen[0]!.headers.authorization, 'Basic ' + Buffer.from('checker:p@ss').toString('base64'));
+    const bad = await runProbe(spec({ url: 'http://checker:hunter2@[bad/' }));
+    assert.equal(bad.up, false);
+    assert.ok(!bad.reason.includes('hunter2'), bad.reason);
+  });
+
   it('follows an absolute redirect', async () => {
     const r = await runProbe(spec({ url: `http://${H}:${port}/abs-redirect`, receive: compileReceive('GOOD') }));
     assert.deepEqual([r.up, r.reason], [true, 'HTTP 200 OK (after 1 redirect)']);
