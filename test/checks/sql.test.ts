@@ -11,9 +11,11 @@ import { requirePart } from '../helpers/env';
 import { MariaDb } from '../helpers/mariadb';
 import { closedPort, eventually, tcpSocketsTo } from '../helpers/net';
 import { Postgres } from '../helpers/postgres';
+import { selfSigned } from '../helpers/tls';
 
 const MY = '127.10.3.1';
 const PG = '127.10.3.2';
+const PG_TLS = '127.10.3.3';
 const PASSWORD = "s3cret-'pass";
 
 const setup = [
@@ -165,6 +167,33 @@ describe('checks: sql negotiate', function () {
       await pg!.stop();
       const r = await runProbe(spec({ port }));
       assert.deepEqual([r.up, r.reason], [false, 'connect ECONNREFUSED']);
+    });
+  });
+
+  describe('pgsql against a server that only accepts TLS (pg_hba hostssl)', () => {
+    let pg: Postgres | undefined;
+    const spec = (over: Partial<SqlSpec> = {}): SqlSpec => ({
+      kind: 'pgsql', host: PG_TLS, port: pg!.port, user: 'ldcheck', password: PASSWORD, database: 'ldtest', query: 'SELECT * FROM health', timeoutMs: 5000, ...over,
+    });
+    before(async function () {
+      requirePart(this, Postgres.missing());
+      const cert = await selfSigned('postgres.test');
+      if (typeof cert === 'string') return requirePart(this, cert);
+      pg = await Postgres.start({ host: PG_TLS, user: 'ldcheck', password: PASSWORD, database: 'ldtest', setup, tls: cert, hba: ['hostnossl all all 0.0.0.0/0 reject'] });
+      return undefined;
+    });
+    after(async () => {
+      await pg?.remove();
+    });
+
+    it('logs in over TLS after the plain attempt is refused (libpq sslmode=prefer, as DBD::Pg)', async () => {
+      const r = await runProbe(spec());
+      assert.deepEqual([r.up, r.reason], [true, 'query returned 2 rows']);
+    });
+
+    it('still reports a wrong password', async () => {
+      const r = await runProbe(spec({ password: 'nope' }));
+      assert.deepEqual([r.up, r.reason], [false, 'PostgreSQL 28P01 invalid_password']);
     });
   });
 

@@ -5,7 +5,7 @@
  * address with password (SCRAM) authentication over TCP, and removed afterwards.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, appendFileSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -20,6 +20,8 @@ export interface PostgresOptions {
   setup: string[];
   /** Extra pg_hba.conf lines, put before the default ones. */
   hba?: string[];
+  /** Serve TLS with this key and certificate (ssl=on). */
+  tls?: { key: string; cert: string };
 }
 
 /** The newest Debian PostgreSQL bin folder with initdb and postgres. */
@@ -81,8 +83,16 @@ export class Postgres {
       appendFileSync(hba, o.hba.join('\n') + '\n' + old);
       chownSync(hba, uid, gid);
     }
+    const tlsArgs: string[] = [];
+    if (o.tls) {
+      for (const [name, text] of [['server.key', o.tls.key], ['server.crt', o.tls.cert]] as const) {
+        writeFileSync(join(data, name), text, { mode: 0o600 });
+        chownSync(join(data, name), uid, gid);
+      }
+      tlsArgs.push('-c', 'ssl=on', '-c', 'ssl_cert_file=server.crt', '-c', 'ssl_key_file=server.key');
+    }
     const port = await closedPort(o.host);
-    const proc = spawn(join(bin, 'postgres'), ['-D', data, '-k', dir, '-h', o.host, '-p', String(port), '-c', 'fsync=off', '-c', 'shared_buffers=16MB', '-c', 'max_connections=50'], { ...as, stdio: 'ignore' });
+    const proc = spawn(join(bin, 'postgres'), ['-D', data, '-k', dir, '-h', o.host, '-p', String(port), '-c', 'fsync=off', '-c', 'shared_buffers=16MB', '-c', 'max_connections=50', ...tlsArgs], { ...as, stdio: 'ignore' });
     const pg = new Postgres(o.host, port, dir, proc);
     proc.once('exit', () => {
       pg.proc = null;
