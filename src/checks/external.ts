@@ -19,7 +19,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Check, ExternalSpec } from './types';
 
-export const CHECK_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+const CHECK_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 /** How much of the command's stderr ends up in the reason. */
 const STDERR_TAIL = 200;
 /** Between the TERM and the KILL sent to the process group at the deadline. */
@@ -30,7 +30,7 @@ const CLOSE_GRACE_MS = 50;
 type Result = { up: boolean; reason: string };
 
 /** The environment a check command gets: nothing of the daemon's own. */
-export function checkEnv(spec: ExternalSpec): Record<string, string> {
+function checkEnv(spec: ExternalSpec): Record<string, string> {
   const env: Record<string, string> = { PATH: CHECK_PATH, LANG: 'C', LDIRECTORD_TIMEOUT: String(spec.timeoutMs / 1000) };
   const [vip, vport, rip, rport] = spec.args;
   if (spec.args.length === 4) Object.assign(env, { LDIRECTORD_VIP: vip, LDIRECTORD_VPORT: vport, LDIRECTORD_RIP: rip, LDIRECTORD_RPORT: rport });

@@ -27,9 +27,9 @@ import { fromByteString } from '../parser/perl-regex';
 import type { Check, HttpSpec } from './types';
 
 /** The body is read up to this many bytes; the receive is matched against that much. */
-export const BODY_CAP = 1024 * 1024;
+const BODY_CAP = 1024 * 1024;
 /** LWP's limit (max_redirect). */
-export const MAX_REDIRECTS = 7;
+const MAX_REDIRECTS = 7;
 /**
  * The User-Agent the Perl daemon sent (LWP's default), kept so web-server rules that
  * recognise health checks by it (log filters, access rules) keep working after a switch.
@@ -232,7 +232,7 @@ function basicAuth(url: URL): string {
 }
 
 /** `512 B`, `2 KiB`, `1.5 KiB`, `1 MiB`. */
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const [v, unit] = n < 1024 * 1024 ? [n / 1024, 'KiB'] : [n / (1024 * 1024), 'MiB'];
   return `${v < 10 && Math.round(v * 10) % 10 !== 0 ? v.toFixed(1) : Math.round(v)} ${unit}`;

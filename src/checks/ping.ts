@@ -9,8 +9,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { isIPv6 } from 'node:net';
-import { CHECK_PATH } from './external';
 import type { Check, PingSpec } from './types';
+
+/** The same minimal environment the external checks get. */
+const CHECK_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 function abortReason(signal: AbortSignal, timeoutMs: number): string {
   if (signal.reason instanceof Error) return signal.reason.message;
