@@ -25,6 +25,7 @@ import type { Socket } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { fromByteString } from '../parser/perl-regex';
 import type { Check, HttpSpec } from './types';
+import { timeoutReason } from './reason';
 
 /** The body is read up to this many bytes; the receive is matched against that much. */
 const BODY_CAP = 1024 * 1024;
@@ -214,9 +215,6 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 function abortReason(signal: AbortSignal, timeoutMs: number): string {
   if (signal.reason instanceof Error) return signal.reason.message;
-  // run.ts imports the registry, which imports this module: load it when used, not at
-  // load time, or whichever of the two is loaded first sees the other half-initialised.
-  const { timeoutReason } = require('./run') as typeof import('./run');
   return timeoutReason(timeoutMs);
 }
 

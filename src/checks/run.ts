@@ -8,19 +8,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import { CHECKS } from './index';
+import { timeoutReason } from './reason';
 import type { CheckResult, ProbeSpec } from './types';
 
 /** Time a check gets after its deadline to report its own (more precise) reason. */
 const GRACE_MS = 25;
 
-export function formatSeconds(ms: number): string {
-  const s = ms / 1000;
-  return `${Number.isInteger(s) ? s : s.toFixed(1)} s`;
-}
-
-export function timeoutReason(ms: number): string {
-  return `timed out after ${formatSeconds(ms)}`;
-}
+export { formatSeconds, timeoutReason } from './reason';
 
 export async function runProbe(spec: ProbeSpec, outer?: AbortSignal): Promise<CheckResult> {
   const start = performance.now();

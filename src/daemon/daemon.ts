@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync, accessSync, constants } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import { runProbe } from '../checks/run';
+import { closeHttpAgent } from '../checks/http';
 import { ConfigError, formatWarning, type Config } from '../parser/model';
 import { readConfigFile } from '../parser/read-config';
 import { systemResolver } from '../parser/resolve';
@@ -266,6 +267,7 @@ export class Daemon {
     if (this.pollTimer) clearTimeout(this.pollTimer);
     for (const p of this.plugins) await Promise.resolve(p.stop?.()).catch(() => undefined);
     await this.engine.stop();
+    await closeHttpAgent().catch(() => undefined);
   }
 }
 
