@@ -30,6 +30,7 @@ import { createLogger, destinationFor, type DaemonLogger } from './logging';
 import { removePidFile, writePidFile } from './pidfile';
 import { Redactor } from './redact';
 import { maxChecksInFlight } from './limits';
+import { worldWritableWarnings } from './permissions';
 
 export const VERSION_STR = 'Linux Director v1.186-ha';
 
@@ -120,6 +121,7 @@ export class Daemon {
   async start(): Promise<void> {
     const { opts, log } = this;
     for (const w of this.config.warnings) log.warn(formatWarning(opts.configFile, w));
+    for (const w of worldWritableWarnings(opts.configFile, this.config)) log.warn(`Warning: ${w}`);
     log.info(opts.debug || this.config.global.supervised ? `Starting ${VERSION_STR} with pid: ${process.pid}` : `Starting ${VERSION_STR} as daemon`);
     if (opts.dryRun) log.info(`dry-run: commands are logged, the IPVS table is not changed (${this.ipvs.name})`);
     if (opts.writePid) writePidFile(opts.cfgname);
@@ -176,6 +178,7 @@ export class Daemon {
     this.stats.lastReloadError = null;
     this.digest = md5(bytes);
     for (const w of cfg.warnings) log.warn(formatWarning(opts.configFile, w));
+    for (const w of worldWritableWarnings(opts.configFile, cfg)) log.warn(`Warning: ${w}`);
     this.config = cfg;
     this.redactor.update(cfg);
     await this.engine.reload(cfg);

@@ -70,6 +70,13 @@ interface Exec {
 }
 
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C' };
+/** Every token the planner produces: flags, numbers, addresses, scheduler names, flag lists. */
+const SAFE_TOKEN = /^(-[A-Za-z6]|[0-9A-Za-z.:[\],-]+)$/;
+/** How long an ipvsadm run may take before it is killed (LDIRECTORD_IPVSADM_TIMEOUT, seconds). */
+export function ipvsadmTimeoutMs(): number {
+  const s = Number(process.env.LDIRECTORD_IPVSADM_TIMEOUT);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 15000;
+}
 const MAX_OUTPUT = 256 * 1024 * 1024;
 
 export class Ipvsadm implements IpvsAdapter {
@@ -80,7 +87,7 @@ export class Ipvsadm implements IpvsAdapter {
 
   constructor(
     readonly name: string,
-    private readonly timeoutMs = 15000,
+    private readonly timeoutMs = ipvsadmTimeoutMs(),
   ) {}
 
   private exec(args: string[], input?: string): Promise<Exec> {
@@ -156,6 +163,12 @@ export class Ipvsadm implements IpvsAdapter {
   }
 
   async run(commands: string[][]): Promise<RunResult> {
+    const bad = commands.flat().find((t) => !SAFE_TOKEN.test(t));
+    if (bad !== undefined) {
+      // Never reached through the parser's validation; kept so no value can ever smuggle an
+      // option or, through -R's line format, a whole extra command into ipvsadm.
+      return { ok: false, argv: commands.map((c) => `${this.name} ${c.join(' ')}`), stderr: `refused unsafe argument ${JSON.stringify(bad)}`, exit: null, error: 'refused' };
+    }
     if (commands.length === 1 || this.noRestore) {
       const results: RunResult[] = [];
       for (const c of commands) results.push(toResult(this.name, c, await this.exec(c)));
