@@ -18,6 +18,8 @@ import { Daemon, type DaemonPlugin } from './daemon';
 import { createLogger, destinationFor, type DaemonLogger } from './logging';
 import { isAlive, readPidFile } from './pidfile';
 import { Redactor } from './redact';
+import { EmailAlerts } from './alerts';
+import { MonitorFile } from './monitorfile';
 import { StatusSocket } from './status';
 
 export interface ControlRequest {
@@ -31,7 +33,7 @@ export interface ControlRequest {
 
 /** What every daemon runs besides the engine. */
 function defaultPlugins(req: ControlRequest, cfg: Config): DaemonPlugin[] {
-  return [new StatusSocket(), ...(req.plugins?.(cfg) ?? [])];
+  return [new StatusSocket(), new MonitorFile(), new EmailAlerts(), ...(req.plugins?.(cfg) ?? [])];
 }
 
 const DAEMON_ENV = 'LDIRECTORD_DAEMON_CHILD';
