@@ -75,6 +75,8 @@ export interface EmailAlertOptions {
   timeoutMs?: number;
   /** Mails waiting beyond which new ones are dropped (a dead relay and a flapping farm). */
   maxQueued?: number;
+  /** --dry-run: log what would be mailed, send nothing (as fallbackcommand is not run). */
+  dryRun?: boolean;
 }
 
 /** Where Mail::Mailer looks for sendmail. */
@@ -275,6 +277,10 @@ export class EmailAlerts implements DaemonPlugin {
     if (!v.emailalert) return;
     host.log.info(`emailalert: ${subject}`);
     const full = perlTrue(v.servicename) ? `[${v.servicename}] ${subject}` : subject;
+    if (this.opts.dryRun) {
+      host.log.info(`dry-run: would mail "${full}" to ${v.emailalert}${v.smtp ? ` via ${v.smtp}:${this.smtpPort}` : ' via sendmail'}`);
+      return;
+    }
     const max = this.opts.maxQueued ?? 1000;
     if (this.queue.length >= max) {
       this.stats.dropped++;

@@ -33,7 +33,7 @@ export interface ControlRequest {
 
 /** What every daemon runs besides the engine. */
 function defaultPlugins(req: ControlRequest, cfg: Config): DaemonPlugin[] {
-  return [new StatusSocket(), new MonitorFile(), new EmailAlerts(), ...(req.plugins?.(cfg) ?? [])];
+  return [new StatusSocket(), new MonitorFile(), new EmailAlerts({ dryRun: req.opts.dryRun }), ...(req.plugins?.(cfg) ?? [])];
 }
 
 const DAEMON_ENV = 'LDIRECTORD_DAEMON_CHILD';

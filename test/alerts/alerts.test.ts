@@ -313,6 +313,17 @@ describe('e-mail alerts', function () {
     assert.ok(none.host.logs.some((l) => l.startsWith('ERROR failed to send email message: no mailer available')), none.host.logs.join('\n'));
   });
 
+  it('--dry-run logs what it would mail and sends nothing', async () => {
+    const r = await rig(farm(), { '127.0.0.2': 'up', '127.0.0.3': 'down' }, { smtpPort: sink.port, dryRun: true });
+    await r.h.engine.start(r.h.cfg);
+    await r.h.tick(0);
+    r.feed();
+    await r.alerts.idle();
+    await new Promise((res) => setTimeout(res, 100));
+    assert.equal(sink.mails.length, 0);
+    assert.ok(r.host.logs.includes(`dry-run: would mail "Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)" to ops@example.org, oncall@example.org via 127.0.0.1:${sink.port}`), r.host.logs.join('\n'));
+  });
+
   it('only the lines the original alerts for make an alert', async () => {
     const r = await rig(farm('failurecount=2'), { '127.0.0.2': 'up', '127.0.0.3': 'up' }, { smtpPort: sink.port });
     await r.h.engine.start(r.h.cfg);
