@@ -81,6 +81,8 @@ export class Daemon {
   status: DaemonStatus = 'starting';
   /** Bumped by every start, reload and stop, so a late settle() cannot undo a newer status. */
   private statusGen = 0;
+  /** Reals still awaiting their first check, as last counted by settle(). */
+  private pendingFirst = 0;
 
   constructor(
     cfg: Config,
@@ -106,8 +108,10 @@ export class Daemon {
       maxInFlight: maxChecksInFlight(),
       onEvent: (e) => {
         for (const p of this.plugins) p.event?.(e);
-        // After the engine's own handling of this result (its reconcile request).
-        if (e.type === 'transition') queueMicrotask(() => this.settle(this.statusGen));
+        // The last first check: settle after the engine has handled it (its reconcile request).
+        if (e.type === 'transition' && (e.t.kind === 'up' || e.t.kind === 'down') && e.t.from === 'pending' && --this.pendingFirst === 0) {
+          queueMicrotask(() => this.settle(this.statusGen));
+        }
       },
       runFallbackCommand: (cmd, args) => {
         if (opts.dryRun) {
@@ -198,7 +202,10 @@ export class Daemon {
    */
   private settle(gen: number): void {
     if (gen !== this.statusGen || this.stopping || this.status === 'running') return;
-    for (const m of this.engine.health.members.values()) if (m.state === 'pending') return;
+    let pending = 0;
+    for (const m of this.engine.health.members.values()) if (m.state === 'pending') pending++;
+    this.pendingFirst = pending;
+    if (pending) return;
     // Joins a reconcile in progress (and its follow-up run) or applies what is dirty now.
     void this.engine
       .reconcile({ context: 'run' })
