@@ -8,7 +8,7 @@
  * recover and the fallback goes out; a dry-run previews a config change; stop cleans up.
  * At each step the IPVS table and `ldirectord status -v` are shown.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -52,7 +52,7 @@ class Web {
 
 async function demo(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'ldirectord-demo-'));
-  const ipvsadm = spawnSync(process.execPath, [FAKE, '--install', join(dir, 'kernel')], { encoding: 'utf8' }).stdout.trim();
+  const ipvsadm = (await run(process.execPath, [FAKE, '--install', join(dir, 'kernel')])).stdout.trim();
   const env = { ...process.env, LDIRECTORD_RUN_DIR: dir, LDIRECTORD_IPVSADM: ipvsadm };
   const webs = [new Web('web1', '127.77.0.2'), new Web('web2', '127.77.0.3'), new Web('web3', '127.77.0.4')];
   const sorry = new Web('sorry', '127.77.0.9');

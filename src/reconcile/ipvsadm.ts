@@ -90,7 +90,7 @@ export class Ipvsadm implements IpvsAdapter {
     private readonly timeoutMs = ipvsadmTimeoutMs(),
   ) {}
 
-  private exec(args: string[], input?: string): Promise<Exec> {
+  private runIpvsadm(args: string[], input?: string): Promise<Exec> {
     this.spawned++;
     return new Promise((resolve) => {
       let child;
@@ -136,19 +136,19 @@ export class Ipvsadm implements IpvsAdapter {
     let table: Table | null = null;
     let first: IpvsError | null = null;
     if (!this.noSave) {
-      const r = await this.exec(['-S', '-n']);
+      const r = await this.runIpvsadm(['-S', '-n']);
       if (r.error === null && r.code === 0) table = this.checked(parseSave(r.stdout), ['-S', '-n'], r.stderr);
       else first = new IpvsError(failure(this.name, ['-S', '-n'], r), ['-S', '-n'], r.stderr);
     }
     if (table === null) {
       // Some ipvsadm stand-ins only list; the real one always has -S.
-      const r = await this.exec(['-L', '-n']);
+      const r = await this.runIpvsadm(['-L', '-n']);
       if (r.error !== null || r.code !== 0) throw first ?? new IpvsError(failure(this.name, ['-L', '-n'], r), ['-L', '-n'], r.stderr);
       table = this.checked(parseList(r.stdout), ['-L', '-n'], r.stderr);
       if (first) this.noSave = true;
     }
     if (opts.thresholds) {
-      const r = await this.exec(['-L', '-n', '--thresholds']);
+      const r = await this.runIpvsadm(['-L', '-n', '--thresholds']);
       // Without thresholds the reconciler simply does not compare them.
       if (r.error === null && r.code === 0) applyThresholds(table, r.stdout);
     }
@@ -171,11 +171,11 @@ export class Ipvsadm implements IpvsAdapter {
     }
     if (commands.length === 1 || this.noRestore) {
       const results: RunResult[] = [];
-      for (const c of commands) results.push(toResult(this.name, c, await this.exec(c)));
+      for (const c of commands) results.push(toResult(this.name, c, await this.runIpvsadm(c)));
       return merge(results);
     }
     const input = commands.map(restoreLine).join('\n') + '\n';
-    const r = await this.exec(['-R'], input);
+    const r = await this.runIpvsadm(['-R'], input);
     if (r.code === 2 && !r.stderr && r.error === null) {
       // Not a real ipvsadm (the real one never exits 2 without a message): no -R here.
       this.noRestore = true;
