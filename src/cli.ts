@@ -7,6 +7,7 @@ import { parseArgs, type Action } from './cli/args';
 import { runCheck } from './cli/check';
 import { runControl } from './daemon/control';
 import { runDryRun } from './cli/dry-run';
+import { runLogs } from './cli/logs';
 import { runShow } from './cli/show';
 import { VERSION_TEXT, USAGE } from './cli/text';
 
@@ -29,11 +30,10 @@ export async function main(argv: string[]): Promise<number> {
       return runDryRun(action.config, action.opts);
     case 'show':
       return runShow(action.config, action.cfgname, action.opts);
+    case 'logs':
+      return runLogs(action.config, action.logs);
     case 'daemon':
       return runControl({ command: action.command, config: action.config, cfgname: action.cfgname, opts: action.opts, argv });
-    default:
-      process.stderr.write(`ldirectord: ${action.kind} is not implemented yet\n`);
-      return 1;
   }
 }
 
