@@ -1,8 +1,8 @@
 /**
  * `ldirectord [CONFIG] logs [-f] [-n N] [--virtual V] [--real R] [--since T] [--json]`:
- * the daemon's log file, as CONFIG's `logfile=` names it: the last N lines that pass the
- * filters (default 10), then with -f what is appended, through rotations, until SIGINT or
- * SIGTERM.
+ * the daemon's log file, as CONFIG's `logfile=` names it: the last N entries that pass the
+ * filters (default 10; a message logged over several lines is one entry), then with -f
+ * what is appended, through rotations, until SIGINT or SIGTERM.
  *
  * Exit codes: 0 done (or stopped by a signal), 1 the config or the log file cannot be
  * read, 2 the config has errors or sends the logs elsewhere (syslog, the supervisor's
@@ -10,11 +10,12 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { destinationFor } from '../daemon/logging';
-import { buildFilter, lineMatches, type LineFilter } from '../logs/filter';
+import { BackwardSelector, ForwardSelector } from '../logs/entries';
+import { buildFilter, type LineFilter } from '../logs/filter';
 import { guardAt, LogFollower } from '../logs/follow';
-import { parseLine } from '../logs/line';
+import type { LogLine } from '../logs/line';
 import { renderJson, renderText, useColour } from '../logs/render';
-import { tailLines } from '../logs/tail';
+import { readBackwards } from '../logs/tail';
 import { daemonHostname, locateConfig } from '../parser/locate';
 import { ConfigError } from '../parser/model';
 import { readConfigFile } from '../parser/read-config';
@@ -63,15 +64,7 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
     return 255;
   }
   const colour = useColour(process.stdout.isTTY, process.env);
-  const render = (lines: string[]): string => {
-    let out = '';
-    for (const raw of lines) {
-      const line = parseLine(raw);
-      if (!lineMatches(filter, line)) continue;
-      out += (opts.json ? renderJson(line) : renderText(line, colour)) + '\n';
-    }
-    return out;
-  };
+  const render = (lines: LogLine[]): string => lines.map((l) => (opts.json ? renderJson(l) : renderText(l, colour)) + '\n').join('');
 
   // A reader that goes away (`| head`) ends the command quietly.
   let stdoutGone: () => void = () => undefined;
@@ -99,7 +92,7 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
   let guard: Buffer = Buffer.alloc(0);
   if (handle) {
     try {
-      const result = await lastLines(handle, filter, opts);
+      const result = await lastEntries(handle, filter, opts);
       position = result.end;
       if (opts.follow) guard = await guardAt(handle, position);
       write(render(result.lines));
@@ -114,9 +107,10 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
     }
   }
 
+  const forward = new ForwardSelector(filter);
   const follower = new LogFollower({
     path: dest.path,
-    onLines: (lines) => write(render(lines)),
+    onLines: (lines) => write(render(lines.map((raw) => forward.next(raw)).filter((l): l is LogLine => l !== null))),
     onNotice: say,
     ...(handle ? { from: { handle, position, guard } } : {}),
   });
@@ -136,22 +130,12 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
   return 0;
 }
 
-/** The last lines that pass the filter; with -f, ending before an unfinished last line. */
-function lastLines(handle: FileHandle, filter: LineFilter, opts: LogsOptions) {
-  return handle.stat().then(({ size }) =>
-    tailLines(handle, {
-      count: opts.lines,
-      size,
-      completeOnly: opts.follow,
-      accept: (raw) => lineMatches(filter, parseLine(raw)),
-      ...(filter.since !== null
-        ? {
-            stop: (raw: string) => {
-              const t = parseLine(raw).time;
-              return t !== null && t < filter.since! - SINCE_SLACK_MS;
-            },
-          }
-        : {}),
-    }),
-  );
+/** The last entries that pass the filter; with -f, ending before an unfinished last line. */
+async function lastEntries(handle: FileHandle, filter: LineFilter, opts: LogsOptions): Promise<{ lines: LogLine[]; end: number }> {
+  const { size } = await handle.stat();
+  if (opts.lines === 0 && !opts.follow) return { lines: [], end: size };
+  const back = new BackwardSelector(filter, opts.lines, filter.since === null ? null : filter.since - SINCE_SLACK_MS);
+  const r = await readBackwards(handle, { size, completeOnly: opts.follow, onLine: (raw) => back.prev(raw) });
+  if (r.atStart) back.finish();
+  return { lines: back.lines(), end: r.end };
 }

@@ -62,6 +62,11 @@ export interface LogLine {
   /** The message after the prefix; the whole line when there is no prefix. */
   message: string;
   event: MessageEvent | null;
+  /**
+   * A line without a prefix after one with it: the rest of a message logged with newlines
+   * in it (an ipvsadm error, say). It carries the first line's stamp, cfgname and pid.
+   */
+  continuation: boolean;
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -81,7 +86,11 @@ export function parsePerlLocaltime(stamp: string): number | null {
 const FILE_LINE = /^\[([^|\]]+)\|(.*)\|(\d+)\] (.*)$/;
 const STDOUT_LINE = /^\[([A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})\] (.*)$/;
 
-export function parseLine(raw: string): LogLine {
+/**
+ * Read one line. `head` is the last prefixed line before it, if the caller keeps track:
+ * a line without a prefix is then its continuation.
+ */
+export function parseLine(raw: string, head: LogLine | null = null): LogLine {
   let stamp: string | null = null;
   let cfgname: string | null = null;
   let pid: number | null = null;
@@ -92,7 +101,10 @@ export function parseLine(raw: string): LogLine {
   } else if ((m = STDOUT_LINE.exec(raw))) {
     [stamp, message] = [m[1]!, m[2]!];
   }
-  return { raw, stamp, time: stamp === null ? null : parsePerlLocaltime(stamp), cfgname, pid, message, event: parseMessage(message) };
+  if (stamp === null && head && head.stamp !== null) {
+    return { raw, stamp: head.stamp, time: head.time, cfgname: head.cfgname, pid: head.pid, message: raw, event: null, continuation: true };
+  }
+  return { raw, stamp, time: stamp === null ? null : parsePerlLocaltime(stamp), cfgname, pid, message, event: parseMessage(message), continuation: false };
 }
 
 // A real: `ip:port` or `[v6]:port`. A virtual: anything up to the closing parenthesis.

@@ -64,10 +64,13 @@ export interface JsonLine {
   mappedFrom?: string;
   weight?: number;
   reason?: string;
+  /** The line goes on the message of the line before it (logged with a newline in it). */
+  continued?: true;
 }
 
 export function toJson(line: LogLine): JsonLine {
   const out: JsonLine = { time: line.time === null ? null : isoLocal(line.time), cfgname: line.cfgname, pid: line.pid, message: line.message };
+  if (line.continuation) out.continued = true;
   const ev = line.event;
   if (ev) {
     out.event = ev.event;

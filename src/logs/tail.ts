@@ -1,33 +1,30 @@
 /**
- * The last N lines of a log file that pass a test, read backwards from the end in chunks,
- * so a large log costs only as much as the lines wanted (or, with a filter that matches
- * rarely, one backwards pass over the file).
+ * A log file read backwards, line by line from the end, in chunks: `logs -n 10` on a log
+ * that has grown for months costs only as much as the lines it needs (or, with a filter
+ * that matches rarely, one backwards pass over the file).
  */
 import type { FileHandle } from 'node:fs/promises';
 
 const CHUNK = 64 * 1024;
 const NL = 0x0a;
 
-export interface TailResult {
-  /** The matching lines, oldest first, without newlines. */
-  lines: string[];
-  /**
-   * Where a follower should go on reading: `size`, or with `completeOnly` the end of the
-   * last complete line (an unfinished last line is left for the follower to finish).
-   */
-  end: number;
-}
-
-export interface TailOptions {
-  /** How many matching lines to return. */
-  count: number;
+export interface BackwardsOptions {
   /** The file's size when it was opened; nothing after it is read. */
   size: number;
-  accept(line: string): boolean;
-  /** Stop the backwards scan at this line (it and everything before are not wanted). */
-  stop?(line: string): boolean;
-  /** Leave an unfinished last line (no newline yet) out and end before it. */
+  /** Each line, newest first, without its newline. Return true to stop reading. */
+  onLine(line: string): boolean;
+  /**
+   * Leave an unfinished last line (no newline yet) out, for a follower to read whole once
+   * it is finished.
+   */
   completeOnly?: boolean;
+}
+
+export interface BackwardsResult {
+  /** Where a follower goes on reading: `size`, or with completeOnly the end of the last complete line. */
+  end: number;
+  /** Whether the start of the file was reached (every line was handed over). */
+  atStart: boolean;
 }
 
 const decode = (b: Buffer) => {
@@ -35,11 +32,9 @@ const decode = (b: Buffer) => {
   return s.endsWith('\r') ? s.slice(0, -1) : s;
 };
 
-export async function tailLines(fh: FileHandle, opts: TailOptions): Promise<TailResult> {
+export async function readBackwards(fh: FileHandle, opts: BackwardsOptions): Promise<BackwardsResult> {
   let end = opts.size;
-  const found: string[] = [];
-  if (opts.size === 0 || (opts.count <= 0 && !opts.completeOnly)) return { lines: [], end };
-
+  if (opts.size === 0) return { end, atStart: true };
   // `carry` is the start of a line whose beginning lies in a chunk not read yet.
   let carry: Buffer = Buffer.alloc(0);
   let pos = opts.size;
@@ -53,27 +48,23 @@ export async function tailLines(fh: FileHandle, opts: TailOptions): Promise<Tail
         return false;
       }
     }
-    if (opts.count <= 0) return true;
-    const line = decode(bytes);
-    if (opts.stop?.(line)) return true;
-    if (opts.accept(line)) found.push(line);
-    return found.length >= opts.count;
+    return opts.onLine(decode(bytes));
   };
   const buf = Buffer.alloc(CHUNK);
   while (pos > 0) {
     const len = Math.min(CHUNK, pos);
     pos -= len;
-    const { bytesRead: n } = await fh.read(buf, 0, len, pos);
-    if (n < len) break; // the file shrank under us: give what we have
-    const chunk = Buffer.concat([buf.subarray(0, n), carry]);
+    const { bytesRead } = await fh.read(buf, 0, len, pos);
+    if (bytesRead < len) return { end, atStart: false }; // the file shrank under us: what we have
+    const chunk = Buffer.concat([buf.subarray(0, bytesRead), carry]);
     let stopAt = chunk.length;
     for (let i = chunk.length - 1 - carry.length; i >= 0; i--) {
       if (chunk[i] !== NL) continue;
-      if (take(chunk.subarray(i + 1, stopAt))) return { lines: found.reverse(), end };
+      if (take(chunk.subarray(i + 1, stopAt))) return { end, atStart: false };
       stopAt = i;
     }
     carry = Buffer.from(chunk.subarray(0, stopAt));
   }
-  if (pos === 0 && (carry.length > 0 || !last)) take(carry);
-  return { lines: found.reverse(), end };
+  if (carry.length > 0 || !last) take(carry);
+  return { end, atStart: true };
 }
