@@ -83,7 +83,7 @@ export function parsePerlLocaltime(stamp: string): number | null {
   return new Date(y, month, day, h, min, s).getTime();
 }
 
-const FILE_LINE = /^\[([^|\]]+)\|(.*)\|(\d+)\] (.*)$/;
+const FILE_LINE = /^\[([^|\]]+)\|(.*?)\|(\d+)\] (.*)$/;
 const STDOUT_LINE = /^\[([A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})\] (.*)$/;
 
 /**

@@ -44,6 +44,13 @@ describe('logs: line prefixes', () => {
     assert.equal(l.event?.event, 'virtual-added');
   });
 
+  it('a message that itself looks like a prefix does not move the cfgname', () => {
+    const l = parseLine('[Sat Nov 21 10:50:06 2026|web.cf|4893] system(/bin/x |5] y) failed');
+    assert.equal(l.cfgname, 'web.cf');
+    assert.equal(l.pid, 4893);
+    assert.equal(l.message, 'system(/bin/x |5] y) failed');
+  });
+
   it('a day padded with a space (Nov  1)', () => {
     const l = parseLine('[Sun Nov  1 09:05:03 2026|t2.cf|17] Invoking ldirectord invoked as: /usr/sbin/ldirectord t2.cf start ');
     assert.equal(l.time, new Date(2026, 10, 1, 9, 5, 3).getTime());
