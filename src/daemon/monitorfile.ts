@@ -99,11 +99,12 @@ export class MonitorFile implements DaemonPlugin {
 
   event(e: EngineEvent): void {
     if (e.type !== 'check') return;
-    const when = this.opts.now?.() ?? new Date();
+    let when: Date | undefined;
     const pid = this.opts.pid ?? process.pid;
     for (const m of e.probe.members) {
       const file = m.v.monitorfile;
-      if (!file) continue;
+      if (!file) continue; // the common case: no monitorfile, nothing to do per check
+      when ??= this.opts.now?.() ?? new Date();
       const line = monitorLine(when, pid, m.v, m.r, e.result.up, e.result.reason);
       if (this.host) this.enqueue(file, line);
       else if (this.early.length < (this.opts.maxQueued ?? 10000)) this.early.push([file, line]);
