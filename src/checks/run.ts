@@ -43,6 +43,8 @@ export async function runProbe(spec: ProbeSpec, outer?: AbortSignal): Promise<Ch
   } finally {
     clearTimeout(timer);
     outer?.removeEventListener('abort', onOuter);
+    // Whatever the check left listening on its signal is told it is over.
+    if (!ac.signal.aborted) ac.abort(new Error('done'));
   }
 }
 
