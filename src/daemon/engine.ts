@@ -46,6 +46,8 @@ export interface EngineDeps {
   ipvs: IpvsAdapter;
   log: Logger;
   runProbe: (spec: ProbeSpec, signal: AbortSignal) => Promise<CheckResult>;
+  /** Free what a check kept for a probe that is gone (a kept HTTP connection). */
+  releaseProbe?: (spec: ProbeSpec) => void;
   maxInFlight: number;
   onEvent?: (e: EngineEvent) => void;
   /** Run fallbackcommand (`<cmd> start|stop <vserver>:<vport> <protocol>`). */
@@ -84,6 +86,7 @@ export class Engine {
     this.scheduler = new Scheduler({
       clock: deps.clock,
       run: deps.runProbe,
+      release: deps.releaseProbe,
       onResult: (p, r, f) => this.onResult(p, r, f),
       inMaintenance: (p) => this.maintenance.has(p.address, p.port),
       maxInFlight: deps.maxInFlight,
