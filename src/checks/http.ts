@@ -25,13 +25,13 @@
  *   - IPv6 reals work (Perl died without Net::INET6Glue);
  *   - the body read stops at 1 MiB and the receive is matched against that much.
  *
- * One undici Agent is shared by every check (created on first use). Its connector ties
- * each TCP/TLS connect to the check that caused it, so a connect or TLS handshake still in
- * progress at the deadline is destroyed then (undici alone would leave it running).
+ * Each probe keeps its own undici Client (see "one connection per probe" below); the
+ * check's deadline reaches a connect, a TLS handshake or a request in progress through
+ * one abort listener per check.
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { Agent, Client, buildConnector, type Dispatcher } from 'undici';
 import { fromByteString } from '../parser/perl-regex';
 import type { Check, HttpSpec } from './types';
 import { timeoutReason } from './reason';
@@ -52,65 +52,88 @@ const REQUESTS_PER_CONNECTION = 60;
 /** One connection per check, as Perl did (LDIRECTORD_HTTP_FRESH_CONNECTIONS=1). */
 const FRESH = process.env.LDIRECTORD_HTTP_FRESH_CONNECTIONS === '1';
 
-// --- one dispatcher per probe ---------------------------------------------------------
+// --- one connection per probe --------------------------------------------------------
 
 /**
- * Each probe (an HttpSpec object: one real, one check) has its own undici Agent, so the
- * connection it keeps is its own. A probe's checks never overlap, so its agent always
- * knows which check a connect belongs to: a connect or TLS handshake still running at
- * that check's deadline is destroyed then (undici alone would leave it running), and
- * never on behalf of another probe's deadline. Sharing one agent would queue two probes
- * of the same server (two virtuals checking one real) behind one connection, and let one
- * probe's deadline tear down a connection the other was waiting for.
+ * Each probe (an HttpSpec object: one real, one check) has its own undici Client to its
+ * own origin, so the connection it keeps is its own. A probe's checks never overlap, so
+ * the probe always knows which check a connect belongs to: a connect or TLS handshake
+ * still running at that check's deadline is destroyed then (undici alone would leave it
+ * running), and never on behalf of another probe's deadline. Sharing one pool would queue
+ * two probes of the same server (two virtuals checking one real) behind one connection,
+ * and let one probe's deadline tear down a connection the other was waiting for.
+ * A Client rather than an Agent: the check always talks to one origin, and the Agent's
+ * origin lookup and handler wrapping cost a fifth of a kept-alive check. A redirect to
+ * another origin (rare) goes through an Agent the probe creates when it first needs one.
  */
 interface ProbeConn {
-  agent: Agent;
-  /** The signal of this probe's check in progress (null between checks). */
-  signal: AbortSignal | null;
+  /** The origin the probe's checks start at (the real, or the proxy for http_proxy). */
+  origin: string;
+  client: Client;
+  /** Redirects to other origins, created on first use. */
+  others: Agent | null;
+  /** The check in progress (null between checks). */
+  current: InFlight | null;
+}
+
+/** What the check in progress has under way, so its one abort listener can stop it. */
+interface InFlight {
+  signal: AbortSignal;
+  /** A TCP/TLS connect made for this check and not finished yet. */
+  connecting: Socket | null;
+  /** Stops the exchange under way (set by oneRequest while a request runs). */
+  stopHop: ((err: Error) => void) | null;
+  /** The check ended on a complete response, so its connection is fit to keep. */
+  complete: boolean;
 }
 
 const conns = new Map<HttpSpec, ProbeConn>();
 const connector = buildConnector({ rejectUnauthorized: false, timeout: 0 }) as unknown as (o: buildConnector.Options, cb: buildConnector.Callback) => Socket;
 
-function connFor(spec: HttpSpec): ProbeConn {
+const DISPATCHER_OPTIONS = {
+  // The check's signal bounds every phase; undici's own timers would cut long checks
+  // (negotiatetimeout defaults to 30 s) short.
+  headersTimeout: 0,
+  bodyTimeout: 0,
+  pipelining: 1,
+  // The connection is kept between the probe's checks (checkinterval is usually 1-10 s;
+  // the server's own Keep-Alive timeout hint, when it sends one, wins).
+  keepAliveTimeout: 30_000,
+  keepAliveMaxTimeout: 60_000,
+  maxRequestsPerClient: REQUESTS_PER_CONNECTION,
+} as const;
+
+function connFor(spec: HttpSpec, origin: string): ProbeConn {
   let c = conns.get(spec);
   if (c) return c;
-  const conn: ProbeConn = { agent: undefined as unknown as Agent, signal: null };
-  const connect: buildConnector.connector = (opts, callback) => {
-    const signal = conn.signal;
-    let settled = false;
-    let sock: Socket | undefined;
-    const giveUp = (err: Error) => {
-      if (!settled) sock?.destroy(err);
-    };
-    const onAbort = () => giveUp(new Error('check ended while connecting'));
-    const orphan = signal ? undefined : setTimeout(() => giveUp(new Error('connect timed out')), ORPHAN_CONNECT_MS);
-    signal?.addEventListener('abort', onAbort, { once: true });
+  const conn: ProbeConn = { origin, client: undefined as unknown as Client, others: null, current: null };
+  conn.client = new Client(origin, { ...DISPATCHER_OPTIONS, connect: connectFor(conn) });
+  conns.set(spec, conn);
+  return conn;
+}
+
+/** The probe's connector: each connect is tied to the check in progress. */
+function connectFor(conn: ProbeConn): buildConnector.connector {
+  return (opts, callback) => {
+    const check = conn.current;
+    let orphan: NodeJS.Timeout | undefined;
     // buildConnector's connector returns the socket it creates (its type says void).
-    sock = connector(opts, (...args) => {
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
+    const sock = connector(opts, (...args) => {
+      if (check && check.connecting === sock) check.connecting = null;
       if (orphan) clearTimeout(orphan);
       callback(...args);
     });
-    if (signal?.aborted) onAbort();
+    if (check === null) {
+      // No check claims it (should not happen): still give it up eventually.
+      orphan = setTimeout(() => sock.destroy(new Error('connect timed out')), ORPHAN_CONNECT_MS);
+    } else if (check.signal.aborted) sock.destroy(new Error('check ended while connecting'));
+    else check.connecting = sock;
   };
-  conn.agent = new Agent({
-    connect,
-    // The check's signal bounds every phase; undici's own timers would cut long checks
-    // (negotiatetimeout defaults to 30 s) short.
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    pipelining: 1,
-    // One connection kept between the probe's checks (checkinterval is usually 1-10 s;
-    // the server's own Keep-Alive timeout hint, when it sends one, wins).
-    connections: 1,
-    keepAliveTimeout: 30_000,
-    keepAliveMaxTimeout: 60_000,
-    maxRequestsPerClient: REQUESTS_PER_CONNECTION,
-  });
-  conns.set(spec, conn);
-  return conn;
+}
+
+function dispatcherFor(conn: ProbeConn, origin: string): Dispatcher {
+  if (origin === conn.origin) return conn.client;
+  return (conn.others ??= new Agent({ ...DISPATCHER_OPTIONS, connections: 1, connect: connectFor(conn) }));
 }
 
 /** Free a probe's kept connection (the probe was removed or replaced by a reload). */
@@ -118,14 +141,18 @@ export function releaseHttp(spec: HttpSpec): void {
   const c = conns.get(spec);
   if (!c) return;
   conns.delete(spec);
-  void c.agent.destroy().catch(() => undefined);
+  void destroyConn(c);
+}
+
+function destroyConn(c: ProbeConn): Promise<unknown> {
+  return Promise.all([c.client.destroy().catch(() => undefined), c.others?.destroy().catch(() => undefined)]);
 }
 
 /** Close every kept connection (daemon stop, tests). */
 export async function closeHttpAgent(): Promise<void> {
   const all = [...conns.values()];
   conns.clear();
-  await Promise.all(all.map((c) => c.agent.destroy().catch(() => undefined)));
+  await Promise.all(all.map(destroyConn));
 }
 
 // --- one request ----------------------------------------------------------------------
@@ -174,22 +201,25 @@ function describe(e: unknown, phase: 'connect' | 'request' | 'body', tls: boolea
   return phase === 'request' ? `no response: ${what}` : `${statusLine}, then the body failed: ${what}`;
 }
 
-function oneRequest(conn: ProbeConn, url: URL, method: 'GET' | 'HEAD', host: string | null, auth: string | null, proxy: URL | null, keepBody: boolean, signal: AbortSignal): Promise<Hop> {
+/** Where one request goes: the dispatcher and what it is told. */
+interface Target {
+  dispatcher: Dispatcher;
+  origin: string;
+  path: string;
+  tls: boolean;
+  headers: Record<string, string>;
+}
+
+function oneRequest(check: InFlight, to: Target, method: 'GET' | 'HEAD', keepBody: boolean): Promise<Hop> {
   return new Promise<Hop>((resolve, reject) => {
-    const tls = url.protocol === 'https:';
-    // LWP's proxy was set for the http scheme only: https goes direct even for http_proxy.
-    const viaProxy = proxy !== null && url.protocol === 'http:';
-    const headers: Record<string, string> = { 'user-agent': USER_AGENT };
-    if (host !== null) headers.host = host;
-    else if (viaProxy) headers.host = url.host;
-    if (auth) headers.authorization = auth;
+    // Aborted between two hops: the check's listener has already run.
+    if (check.signal.aborted) return reject(new HopError('aborted'));
     const opts: Dispatcher.DispatchOptions = {
-      origin: viaProxy ? proxy.origin : url.origin,
-      path: viaProxy ? url.href.replace(/#.*$/, '') : url.pathname + url.search,
+      origin: to.origin,
+      path: to.path,
       method,
-      headers,
+      headers: to.headers,
       reset: FRESH, // Connection: close, as LWP sent, only when asked for
-      idempotent: true,
     };
     let phase: 'connect' | 'request' | 'body' = 'connect';
     let controller: Dispatcher.DispatchController | null = null;
@@ -199,15 +229,16 @@ function oneRequest(conn: ProbeConn, url: URL, method: 'GET' | 'HEAD', host: str
     const finish = (err: Error | null) => {
       if (done) return;
       done = true;
-      signal.removeEventListener('abort', onAbort);
+      check.stopHop = null;
       if (err) reject(err);
       else {
-        if (keepBody && hop) hop.body = Buffer.concat(chunks, Math.min(hop.bytes, BODY_CAP));
+        if (keepBody && hop) hop.body = chunks.length === 1 && hop.bytes <= BODY_CAP ? chunks[0]! : Buffer.concat(chunks, Math.min(hop.bytes, BODY_CAP));
         resolve(hop!);
       }
     };
-    const onAbort = () => {
-      controller?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    // The check's abort listener calls this (see checkHttp).
+    check.stopHop = (err) => {
+      controller?.abort(err);
       finish(new HopError('aborted'));
     };
     const handler: Dispatcher.DispatchHandler = {
@@ -221,7 +252,7 @@ function oneRequest(conn: ProbeConn, url: URL, method: 'GET' | 'HEAD', host: str
         if (status < 200) return; // 1xx: wait for the real answer
         phase = 'body';
         const text = statusMessage || STATUS_CODES[status] || 'Unknown code';
-        const loc = hdrs.location;
+        const loc = status >= 300 && status < 400 ? hdrs.location : undefined;
         hop = { status, statusLine: `HTTP ${status} ${text}`, location: Array.isArray(loc) ? loc[0] : loc, body: null, bytes: 0, capped: false };
       },
       onResponseData(c, chunk) {
@@ -245,15 +276,13 @@ function oneRequest(conn: ProbeConn, url: URL, method: 'GET' | 'HEAD', host: str
         if (done) return;
         const code = errCode(err);
         const retryable = phase === 'request' && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE');
-        finish(new HopError(describe(err, phase, tls, hop?.statusLine ?? ''), retryable));
+        finish(new HopError(describe(err, phase, to.tls, hop?.statusLine ?? ''), retryable));
       },
     };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
     try {
-      conn.agent.dispatch(opts, handler);
+      to.dispatcher.dispatch(opts, handler);
     } catch (e) {
-      finish(new HopError(describe(e, 'connect', tls, '')));
+      finish(new HopError(describe(e, 'connect', to.tls, '')));
     }
   });
 }
@@ -291,57 +320,97 @@ function showReceive(re: RegExp): string {
   return s.length > 60 ? s.slice(0, 57) + '...' : s;
 }
 
-/** Parsed URLs per spec: specs live as long as their config, checks run every second. */
-const parsed = new WeakMap<HttpSpec, { url: URL; proxy: URL | null } | null>();
+/** Where a hop goes, without the dispatcher (which depends on the probe's connection). */
+type HopTarget = Omit<Target, 'dispatcher'>;
 
-function urlsOf(spec: HttpSpec): { url: URL; proxy: URL | null } | null {
-  let p = parsed.get(spec);
-  if (p === undefined) {
-    try {
-      p = { url: new URL(spec.url), proxy: spec.proxy === null ? null : new URL(spec.proxy) };
-    } catch {
-      p = null;
+function hopTo(url: URL, proxy: URL | null, host: string | null, auth: string | null): HopTarget {
+  // LWP's proxy was set for the http scheme only: https goes direct even for http_proxy.
+  const viaProxy = proxy !== null && url.protocol === 'http:';
+  const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+  if (host !== null) headers.host = host;
+  else if (viaProxy) headers.host = url.host;
+  if (auth) headers.authorization = auth;
+  return {
+    origin: viaProxy ? proxy.origin : url.origin,
+    path: viaProxy ? url.href.replace(/#.*$/, '') : url.pathname + url.search,
+    tls: url.protocol === 'https:',
+    headers,
+  };
+}
+
+/** A spec's URLs and first request, worked out once: specs live as long as their config. */
+interface Prepared {
+  url: URL;
+  proxy: URL | null;
+  /** user:password@ in the URL as basic authentication (LWP keeps it across redirects). */
+  auth: string | null;
+  first: HopTarget;
+}
+
+const prepared = new WeakMap<HttpSpec, Prepared | string>();
+
+/** The prepared request, or why the check cannot run (a reason). */
+function prepare(spec: HttpSpec): Prepared | string {
+  let p = prepared.get(spec);
+  if (p !== undefined) return p;
+  try {
+    const url = new URL(spec.url);
+    const proxy = spec.proxy === null ? null : new URL(spec.proxy);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') p = `unsupported URL scheme ${url.protocol.slice(0, -1)}`;
+    else {
+      const auth = url.username || url.password ? basicAuth(url) : null;
+      p = { url, proxy, auth, first: hopTo(url, proxy, spec.hostHeader, auth) };
     }
-    parsed.set(spec, p);
+  } catch {
+    p = `invalid URL ${spec.url.replace(/\/\/[^/@]*@/, '//***@')}`;
   }
+  prepared.set(spec, p);
   return p;
 }
 
 export const checkHttp: Check<HttpSpec> = async (spec, { signal }) => {
-  const urls = urlsOf(spec);
-  if (urls === null) return { up: false, reason: `invalid URL ${spec.url.replace(/\/\/[^/@]*@/, '//***@')}` };
-  let url = urls.url;
-  const proxy = urls.proxy;
-  const conn = connFor(spec);
-  conn.signal = signal;
+  const prep = prepare(spec);
+  if (typeof prep === 'string') return { up: false, reason: prep };
+  if (signal.aborted) return { up: false, reason: abortReason(signal, spec.timeoutMs) };
+  const conn = connFor(spec, prep.first.origin);
+  const check: InFlight = { signal, connecting: null, stopHop: null, complete: false };
+  // One listener for the whole check: it stops a connect or a request in progress.
+  const onAbort = () => {
+    const err = signal.reason instanceof Error ? signal.reason : new Error('aborted');
+    check.connecting?.destroy(err);
+    check.stopHop?.(err);
+  };
+  signal.addEventListener('abort', onAbort);
+  conn.current = check;
   try {
-    return await exchange(spec, conn, url, proxy, signal);
+    return await exchange(spec, conn, check, prep);
   } finally {
-    conn.signal = null;
+    conn.current = null;
+    signal.removeEventListener('abort', onAbort);
+    // A check that did not end on a complete response (timed out, reset, refused, body
+    // cap) leaves its probe no connection: undici would otherwise reconnect to replay the
+    // request it was told to abort, and keep that connection to a failing server.
+    if (!check.complete) releaseHttp(spec);
   }
 };
 
-async function exchange(spec: HttpSpec, conn: ProbeConn, first: URL, proxy: URL | null, signal: AbortSignal): Promise<{ up: boolean; reason: string }> {
-  let url = first;
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { up: false, reason: `unsupported URL scheme ${url.protocol.slice(0, -1)}` };
+async function exchange(spec: HttpSpec, conn: ProbeConn, check: InFlight, prep: Prepared): Promise<{ up: boolean; reason: string }> {
+  const signal = check.signal;
   const keepBody = spec.receive !== null && spec.method === 'GET';
-  let host = spec.hostHeader;
-  let auth: string | null = null;
+  let url = prep.url;
+  let to: Target = { dispatcher: conn.client, ...prep.first };
   let redirects = 0;
   let hop: Hop;
   for (;;) {
-    // LWP turns user:password@ in the URL into basic authentication, and keeps the
-    // header on a redirect (it only drops Host and Cookie).
-    if (url.username || url.password) auth = basicAuth(url);
     try {
-      hop = await oneRequest(conn, url, spec.method, host, auth, proxy, keepBody, signal);
+      hop = await oneRequest(check, to, spec.method, keepBody);
     } catch (e) {
       if (signal.aborted) return { up: false, reason: abortReason(signal, spec.timeoutMs) };
       // A kept-alive connection the server closed while idle fails before any response:
       // that says nothing about the server, so ask once more on a fresh connection.
       if (!FRESH && e instanceof HopError && e.retryable) {
         try {
-          hop = await oneRequest(conn, url, spec.method, host, auth, proxy, keepBody, signal);
+          hop = await oneRequest(check, to, spec.method, keepBody);
         } catch (e2) {
           if (signal.aborted) return { up: false, reason: abortReason(signal, spec.timeoutMs) };
           return { up: false, reason: e2 instanceof HopError ? e2.message : String(e2) };
@@ -359,15 +428,19 @@ async function exchange(spec: HttpSpec, conn: ProbeConn, first: URL, proxy: URL 
     if (redirects === MAX_REDIRECTS) return { up: false, reason: `${hop.statusLine} (more than ${MAX_REDIRECTS} redirects)` };
     redirects++;
     url = next;
-    host = null; // LWP builds the redirected request without the Host override
+    // LWP builds the redirected request without the Host override; user:password@ in the
+    // new URL replaces the authentication, otherwise it is kept.
+    const auth = next.username || next.password ? basicAuth(next) : prep.auth;
+    const target = hopTo(next, prep.proxy, null, auth);
+    to = { dispatcher: dispatcherFor(conn, target.origin), ...target };
   }
+  check.complete = !hop.capped;
   const via = redirects ? ` (after ${redirects} redirect${redirects > 1 ? 's' : ''})` : '';
   if (hop.status < 200 || hop.status > 299) return { up: false, reason: hop.statusLine + via };
   if (spec.receive === null) return { up: true, reason: hop.statusLine + via };
-  const want = showReceive(spec.receive);
-  if (spec.method === 'HEAD') return { up: false, reason: `${hop.statusLine}${via}, but receive "${want}" cannot match: a HEAD response has no body` };
+  if (spec.method === 'HEAD') return { up: false, reason: `${hop.statusLine}${via}, but receive "${showReceive(spec.receive)}" cannot match: a HEAD response has no body` };
   const body = hop.body!.toString('latin1');
   spec.receive.lastIndex = 0;
   if (spec.receive.test(body)) return { up: true, reason: hop.statusLine + via };
-  return { up: false, reason: `receive "${want}" not found in ${hop.capped ? `the first ${formatBytes(BODY_CAP)} of the` : formatBytes(hop.bytes)} body` };
+  return { up: false, reason: `receive "${showReceive(spec.receive)}" not found in ${hop.capped ? `the first ${formatBytes(BODY_CAP)} of the` : formatBytes(hop.bytes)} body` };
 }

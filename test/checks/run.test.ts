@@ -67,14 +67,52 @@ describe('checks: runner', () => {
     assert.deepEqual([r.up, r.reason], [false, 'stopped']);
   });
 
-  it('aborts the signal once the check is done (so nothing it left listening lingers)', async () => {
+  it('aborts the signal once the check is done if something still listens on it', async () => {
     let sig: AbortSignal | undefined;
+    let told = 0;
     CHECKS.none = async (_s, { signal }) => {
       sig = signal;
+      signal.addEventListener('abort', () => told++); // left behind by the check
       return { up: true, reason: 'ok' };
     };
     await runProbe(none());
     assert.equal(sig?.aborted, true);
+    assert.equal(told, 1);
+  });
+
+  it('gives a probe a fresh, unaborted signal for every check (a clean one is reused)', async () => {
+    const seen: AbortSignal[] = [];
+    let cleanup = true;
+    CHECKS.none = async (_s, { signal }) => {
+      assert.equal(signal.aborted, false);
+      seen.push(signal);
+      const f = () => undefined;
+      signal.addEventListener('abort', f);
+      if (cleanup) signal.removeEventListener('abort', f);
+      return { up: true, reason: 'ok' };
+    };
+    const spec = none();
+    await runProbe(spec);
+    await runProbe(spec);
+    // A check that cleaned up after itself: its controller serves the probe's next check.
+    assert.equal(seen[1], seen[0]);
+    cleanup = false;
+    await runProbe(spec);
+    // One that left a listener: told (aborted), never handed out again.
+    assert.equal(seen[2]!.aborted, true);
+    await runProbe(spec);
+    assert.notEqual(seen[3], seen[2]);
+    assert.equal(seen.length, 4);
+    // Two runs of one spec at once never share a signal.
+    cleanup = true;
+    const both: AbortSignal[] = [];
+    CHECKS.none = async (_s, { signal }) => {
+      both.push(signal);
+      await new Promise((r) => setTimeout(r, 20));
+      return { up: true, reason: 'ok' };
+    };
+    await Promise.all([runProbe(spec), runProbe(spec)]);
+    assert.notEqual(both[0], both[1]);
   });
 
   it('a deadline that fires late on a blocked event loop looks at the answer that arrived first', async function () {
