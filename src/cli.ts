@@ -2,12 +2,11 @@
 /**
  * The `ldirectord` command: argv → action → exit code (reference/cli.md).
  * Exit codes are the original's: 0 ok, 1 init error, 2 config error, 3 stopped, 255 usage.
+ *
+ * Each action's code is loaded only when that action runs, so a `status` (which the OCF
+ * agent runs every 20 s) does not pay for loading the checks, winston and chokidar.
  */
 import { parseArgs, type Action } from './cli/args';
-import { runCheck } from './cli/check';
-import { runControl } from './daemon/control';
-import { runDryRun } from './cli/dry-run';
-import { runShow } from './cli/show';
 import { VERSION_TEXT, USAGE } from './cli/text';
 
 export async function main(argv: string[]): Promise<number> {
@@ -24,15 +23,15 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(USAGE);
       return 255;
     case 'check':
-      return runCheck(action.config, action.opts);
+      return (await import('./cli/check.js')).runCheck(action.config, action.opts);
     case 'dry-run':
-      return runDryRun(action.config, action.opts);
+      return (await import('./cli/dry-run.js')).runDryRun(action.config, action.opts);
     case 'show':
-      return runShow(action.config, action.cfgname, action.opts);
+      return (await import('./cli/show.js')).runShow(action.config, action.cfgname, action.opts);
     case 'daemon':
-      return runControl({ command: action.command, config: action.config, cfgname: action.cfgname, opts: action.opts, argv });
-    default:
-      process.stderr.write(`ldirectord: ${action.kind} is not implemented yet\n`);
+      return (await import('./daemon/control.js')).runControl({ command: action.command, config: action.config, cfgname: action.cfgname, opts: action.opts, argv });
+    case 'logs':
+      process.stderr.write('ldirectord: logs is not available in this build yet\n');
       return 1;
   }
 }

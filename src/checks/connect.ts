@@ -40,6 +40,10 @@ function udpConnect(spec: ConnectSpec, signal: AbortSignal): Promise<{ up: boole
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     sock.once('error', (e: NodeJS.ErrnoException) => done(false, `udp connect ${e.code ?? e.message}`));
-    sock.connect(spec.port, spec.host, () => done(true, `udp socket connected to port ${spec.port}`));
+    // Node hands a failed connect (no route, bad address) to this callback as its argument.
+    sock.connect(spec.port, spec.host, (err?: Error) => {
+      if (err) done(false, `udp connect ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+      else done(true, `udp socket connected to port ${spec.port}`);
+    });
   });
 }

@@ -1,4 +1,299 @@
-/** PLACEHOLDER: replaced by the real implementation in this session; never shipped as is. */
-import type { Check, DnsSpec } from './types';
+/**
+ * service=dns negotiate check (Perl check_dns, which uses Net::DNS::Resolver).
+ *
+ * The real server is asked as the nameserver, on the check port, over TCP when the
+ * virtual's protocol is tcp and over UDP otherwise (a truncated UDP answer is asked again
+ * over TCP, as Net::DNS does). The name is looked up as Net::DNS `search()` does: an IP
+ * address becomes a PTR query of its reverse name, anything else an A query, and a name
+ * with fewer dots than `ndots` is tried with the resolver's search list (resolv.conf).
+ *
+ * Up when some answer record is an A record whose address matches `receive`, or a PTR
+ * record whose name matches it. An empty receive is always down, as in Perl.
+ *
+ * Reasons: `Success` and `Response mismatch` as in Perl; a name with no answer gives
+ * `No answer received (<rcode>)`, a socket error its code, the deadline the runner's
+ * reason. (Perl logs `Connection timed out` for all three.)
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createConnection, isIPv4, isIPv6, type Socket as TcpSocket } from 'node:net';
+import { randomInt } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import * as dnsPacket from 'dns-packet';
+import { toByteString } from '../parser/perl-regex';
+import type { Check, DnsSpec, Receive } from './types';
 
-export const checkDns: Check<DnsSpec> = async (spec) => ({ up: false, reason: `${spec.kind} check not implemented yet` });
+type Result = { up: boolean; reason: string };
+
+/** First UDP retransmission after this long, then doubling (Net::DNS waits 5 s). */
+const UDP_RETRANSMIT_MS = 1000;
+
+export const checkDns: Check<DnsSpec> = async (spec, { signal }) => {
+  try {
+    const conf = await resolverSearchConfig();
+    return await lookup(spec, searchNames(spec.query, conf.searchlist, conf.ndots), signal);
+  } catch (e) {
+    if (signal.aborted) return { up: false, reason: abortReason(signal) };
+    return { up: false, reason: socketReason(e) };
+  }
+};
+
+async function lookup(spec: DnsSpec, names: string[], signal: AbortSignal): Promise<Result> {
+  let failure = 'No answer received';
+  for (const name of names) {
+    const question = questionFor(name);
+    let reply: dnsPacket.DecodedPacket;
+    try {
+      reply = await exchange(spec, question, signal);
+    } catch (e) {
+      // Net::DNS: a failed send moves on to the next name of the search list.
+      if (signal.aborted) return { up: false, reason: abortReason(signal) };
+      failure = socketReason(e);
+      continue;
+    }
+    const answers = reply.answers ?? [];
+    if (answers.length === 0) {
+      const rcode = (reply as { rcode?: string }).rcode ?? 'NOERROR';
+      failure = `No answer received (${rcode} for ${question.type} ${question.name})`;
+      continue;
+    }
+    // Net::DNS search() returns the first reply that has answers; only that one is judged.
+    return judge(answers, spec.receive);
+  }
+  return { up: false, reason: failure };
+}
+
+function judge(answers: dnsPacket.Answer[], receive: Receive): Result {
+  if (receive === null) return { up: false, reason: 'Response mismatch (receive is empty: a DNS check is never up without one, as in Perl)' };
+  for (const rr of answers) {
+    if ((rr.type === 'A' || rr.type === 'PTR') && typeof rr.data === 'string') {
+      receive.lastIndex = 0;
+      if (receive.test(toByteString(rr.data))) return { up: true, reason: 'Success' };
+    }
+  }
+  return { up: false, reason: 'Response mismatch' };
+}
+
+// ---------------------------------------------------------------------------------------
+// The question: Net::DNS::Question's IP-address-to-PTR rule and Resolver::search()'s list.
+
+export interface DnsQuestion {
+  type: 'A' | 'PTR';
+  name: string;
+}
+
+/** The question Net::DNS::Packet->new(name) builds: PTR of the reverse name for an IP. */
+export function questionFor(name: string): DnsQuestion {
+  if (/:|\d$/.test(name)) {
+    const reverse = reverseName(name);
+    if (reverse !== null) return { type: 'PTR', name: reverse };
+  }
+  return { type: 'A', name: name.replace(/\.$/, '') || '.' };
+}
+
+/**
+ * Net::DNS::Question::_dns_addr: map an IP address (IPv4, possibly partial, or IPv6, with
+ * an optional /prefix) into the in-addr.arpa or ip6.arpa space; null when it is not one.
+ * Returned without the trailing dot.
+ */
+export function reverseName(input: string): string | null {
+  const s = input.replace(/%.+$/, '');
+  if (!/^[a-fA-F0-9:./]+$/.test(s)) return null;
+  const [address, prefix] = s.split('/');
+  let pfxlen = prefix ? Number(prefix) : 0;
+  if (/^\d*[.\d]*\d(\/\d+)?$/.test(s)) {
+    const parse = address.split('.');
+    if (!pfxlen) pfxlen = parse.length << 3;
+    const last = pfxlen > 24 ? 3 : (pfxlen - 1) >> 3;
+    const padded = [...parse, '0', '0', '0'];
+    const labels: string[] = [];
+    for (let i = 0; i <= last; i++) labels.push(padded[i] ?? '');
+    return `${labels.reverse().join('.')}.in-addr.arpa`;
+  }
+  const mapped = /^[:0]*:0*:[fF]{4}:([^:]+)$/.exec(s);
+  if (mapped && isIPv4(mapped[1])) return reverseName(mapped[1]);
+  if (!isIPv6(address)) return null;
+  const nibbles = expandIPv6(address);
+  if (!pfxlen) pfxlen = 128;
+  const len = pfxlen > 124 ? 32 : (pfxlen + 3) >> 2;
+  return `${nibbles.slice(0, len).split('').reverse().join('.')}.ip6.arpa`;
+}
+
+/** The 32 hex digits of an IPv6 address (which may end in a dotted IPv4 part). */
+function expandIPv6(address: string): string {
+  let a = address.toLowerCase();
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(a);
+  if (v4) {
+    const [b0, b1, b2, b3] = v4.slice(1).map(Number);
+    a = a.slice(0, v4.index) + ((b0 << 8) | b1).toString(16) + ':' + ((b2 << 8) | b3).toString(16);
+  }
+  const [head, tail] = a.includes('::') ? a.split('::') : [a, null];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === null ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  return groups.map((g) => g.padStart(4, '0')).join('');
+}
+
+/**
+ * The names Net::DNS::Resolver::search() asks, in order: a name with fewer than `ndots`
+ * dots is tried with each search-list domain (and alone only when it has a dot); an IP
+ * address or a name ending in `.` or `.<digits>` only as it is.
+ */
+export function searchNames(query: string, searchlist: string[], ndots: number): string[] {
+  const name = query || '.';
+  const dots = name.split('.').length - 1;
+  if (/:|\.\d*$/.test(name)) return [name];
+  const suffixes = dots < ndots ? searchlist : [];
+  const list: (string | null)[] = dots ? [null, ...suffixes] : [...suffixes];
+  if (list.length === 0) return [name];
+  return list.map((s) => (s ? `${name}.${s}` : name));
+}
+
+/**
+ * The search list and ndots option as Net::DNS::Resolver reads them: the host name's
+ * domain, then /etc/resolv.conf (`domain`, `search`, `options ndots:N`), then the
+ * LOCALDOMAIN, RES_SEARCHLIST and RES_OPTIONS environment variables.
+ */
+export async function resolverSearchConfig(resolvConf = '/etc/resolv.conf', env: NodeJS.ProcessEnv = process.env): Promise<{ searchlist: string[]; ndots: number }> {
+  const dot = hostname().indexOf('.');
+  let searchlist = dot > 0 ? [hostname().slice(dot + 1)] : [];
+  let ndots = 1;
+  const option = (o: string) => {
+    const [key, value] = o.split(':');
+    if (key.toLowerCase() === 'ndots' && value !== undefined && /^\d+$/.test(value)) ndots = Number(value);
+  };
+  let text = '';
+  try {
+    text = await readFile(resolvConf, 'latin1');
+  } catch {
+    // no resolv.conf: the defaults stand
+  }
+  const search: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/[;#].*$/, '');
+    const words = line.trim().split(/\s+/).filter(Boolean);
+    if (/^domain/.test(line) && words[1]) searchlist = [words[1]];
+    else if (/^search/.test(line)) search.push(...words.slice(1));
+    else if (/^option/.test(line)) words.slice(1).forEach(option);
+  }
+  if (search.length) searchlist = search;
+  if (env.LOCALDOMAIN !== undefined) searchlist = env.LOCALDOMAIN.split(/\s+/).filter(Boolean);
+  if (env.RES_SEARCHLIST !== undefined) searchlist = env.RES_SEARCHLIST.split(/\s+/).filter(Boolean);
+  (env.RES_OPTIONS ?? '').split(/\s+/).filter(Boolean).forEach(option);
+  return { searchlist: searchlist.map((d) => d.replace(/\.$/, '')), ndots };
+}
+
+// ---------------------------------------------------------------------------------------
+// The exchange.
+
+function query(question: DnsQuestion): dnsPacket.Packet {
+  return {
+    type: 'query',
+    id: randomInt(0, 0x10000),
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type: question.type, class: 'IN', name: question.name }],
+  };
+}
+
+async function exchange(spec: DnsSpec, question: DnsQuestion, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
+  const q = query(question);
+  if (spec.tcp) return tcpExchange(spec, q, signal);
+  const reply = await udpExchange(spec, q, signal);
+  // A truncated answer is asked again over TCP, as Net::DNS send() does.
+  return reply.flag_tc ? tcpExchange(spec, q, signal) : reply;
+}
+
+function isReplyTo(reply: dnsPacket.DecodedPacket, q: dnsPacket.Packet): boolean {
+  return reply.type === 'response' && reply.id === q.id;
+}
+
+function udpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
+  return new Promise((resolve, reject) => {
+    const sock: UdpSocket = createSocket(isIPv6(spec.host) ? 'udp6' : 'udp4');
+    const data = dnsPacket.encode(q);
+    let timer: NodeJS.Timeout | undefined;
+    let closed = false;
+    const finish = (err: unknown, reply?: dnsPacket.DecodedPacket) => {
+      if (closed) return;
+      closed = true;
+      if (timer) clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      sock.close();
+      if (reply) resolve(reply);
+      else reject(err);
+    };
+    const onAbort = () => finish(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    sock.on('error', (e) => finish(e));
+    sock.on('message', (msg) => {
+      let reply: dnsPacket.DecodedPacket;
+      try {
+        reply = dnsPacket.decode(msg);
+      } catch {
+        return; // not a DNS message: keep waiting, as Net::DNS does
+      }
+      if (isReplyTo(reply, q)) finish(null, reply);
+    });
+    let wait = UDP_RETRANSMIT_MS;
+    const send = () => {
+      if (closed) return;
+      sock.send(data, (e) => e && finish(e));
+      timer = setTimeout(send, wait);
+      wait *= 2;
+    };
+    // On failure Node calls the connect callback with the error (its type says no argument).
+    sock.connect(spec.port, spec.host, ((e?: Error) => (e ? finish(e) : send())) as () => void);
+  });
+}
+
+function tcpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
+  return new Promise((resolve, reject) => {
+    // (A bad port throws here, and the promise rejects with it.)
+    const sock: TcpSocket = createConnection({ host: spec.host, port: spec.port });
+    let buf = Buffer.alloc(0);
+    let closed = false;
+    const finish = (err: unknown, reply?: dnsPacket.DecodedPacket) => {
+      if (closed) return;
+      closed = true;
+      signal.removeEventListener('abort', onAbort);
+      sock.destroy();
+      if (reply) resolve(reply);
+      else reject(err);
+    };
+    const onAbort = () => finish(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    sock.on('error', (e) => finish(e));
+    sock.on('connect', () => sock.write(dnsPacket.streamEncode(q)));
+    sock.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const len = buf.readUInt16BE(0);
+        const msg = buf.subarray(2, 2 + len);
+        buf = buf.subarray(2 + len);
+        let reply: dnsPacket.DecodedPacket;
+        try {
+          reply = dnsPacket.decode(msg);
+        } catch {
+          return finish(new Error('malformed DNS reply over TCP'));
+        }
+        if (isReplyTo(reply, q)) return finish(null, reply);
+      }
+    });
+    sock.on('end', () => finish(new Error('connection closed before a DNS reply')));
+  });
+}
+
+function abortReason(signal: AbortSignal): string {
+  return (signal.reason as Error)?.message ?? 'aborted';
+}
+
+function socketReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err === 'object') {
+    if (err.code) return `${err.syscall ? err.syscall + ' ' : ''}${err.code}`;
+    return String(err.message);
+  }
+  return String(e);
+}

@@ -108,7 +108,7 @@ export interface FtpSpec extends Base {
   port: number;
   user: string;
   password: string;
-  /** File to fetch (request without its leading '/'). */
+  /** File to fetch: the request as written, with its leading '/' (Perl: get($$r{request})). */
   path: string;
   receive: Receive;
 }

@@ -14,11 +14,11 @@ import { ConfigError, formatWarning, type Config } from '../parser/model';
 import { locateConfig, daemonHostname } from '../parser/locate';
 import { readConfigFile } from '../parser/read-config';
 import { systemResolver } from '../parser/resolve';
-import { Daemon, type DaemonPlugin } from './daemon';
+import type { Daemon, DaemonPlugin } from './daemon';
 import { createLogger, destinationFor, type DaemonLogger } from './logging';
 import { isAlive, readPidFile } from './pidfile';
 import { Redactor } from './redact';
-import { StatusSocket } from './status';
+import { parseListen } from './metrics';
 
 export interface ControlRequest {
   command: DaemonCommand;
@@ -29,15 +29,33 @@ export interface ControlRequest {
   plugins?: (cfg: Config) => DaemonPlugin[];
 }
 
-/** What every daemon runs besides the engine. */
-function defaultPlugins(req: ControlRequest, cfg: Config): DaemonPlugin[] {
-  return [new StatusSocket(), ...(req.plugins?.(cfg) ?? [])];
+/** What every daemon runs besides the engine (metrics only when asked for). */
+async function defaultPlugins(req: ControlRequest, cfg: Config): Promise<DaemonPlugin[]> {
+  const { StatusSocket } = await import('./status.js');
+  const plugins: DaemonPlugin[] = [new StatusSocket()];
+  const metrics = req.opts.metrics ?? process.env.LDIRECTORD_METRICS ?? null;
+  if (metrics) plugins.push(new (await import('./metrics.js')).Metrics(parseListen(metrics)));
+  return [...plugins, ...(req.plugins?.(cfg) ?? [])];
+}
+
+async function newDaemon(...args: ConstructorParameters<typeof Daemon>): Promise<Daemon> {
+  const { Daemon: D } = await import('./daemon.js');
+  return new D(...args);
 }
 
 const DAEMON_ENV = 'LDIRECTORD_DAEMON_CHILD';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runControl(req: ControlRequest): Promise<number> {
+  const metrics = req.opts.metrics ?? process.env.LDIRECTORD_METRICS ?? null;
+  if (metrics) {
+    try {
+      parseListen(metrics);
+    } catch (e) {
+      process.stderr.write(`${(e as Error).message}\n`);
+      return 255;
+    }
+  }
   const file = locateConfig(req.config);
   if (file === null) {
     const msg = `Config file ${req.config} not found`;
@@ -148,9 +166,9 @@ async function terminate(pid: number, log: DaemonLogger): Promise<void> {
  */
 async function startDaemon(cfg: Config, file: string, req: ControlRequest, log: DaemonLogger): Promise<number> {
   if (req.opts.debug || cfg.global.supervised) {
-    const d = new Daemon(cfg, readFileSync(file), {
+    const d = await newDaemon(cfg, readFileSync(file), {
       configFile: file, cfgname: req.cfgname, debug: req.opts.debug, dryRun: req.opts.dryRun, ipvsadm: req.opts.ipvsadm,
-      writePid: !req.opts.debug, plugins: defaultPlugins(req, cfg),
+      writePid: !req.opts.debug, plugins: await defaultPlugins(req, cfg),
     });
     await d.start();
     for (const child of cfg.global.execute) await runSelf([child, 'start']);
@@ -203,9 +221,9 @@ function reportToParent(msg: { ok: boolean; code: number; message: string }): vo
 async function runDaemonChild(cfg: Config, file: string, req: ControlRequest): Promise<number> {
   let d: Daemon;
   try {
-    d = new Daemon(cfg, readFileSync(file), {
+    d = await newDaemon(cfg, readFileSync(file), {
       configFile: file, cfgname: req.cfgname, debug: false, dryRun: req.opts.dryRun, ipvsadm: req.opts.ipvsadm,
-      writePid: true, plugins: defaultPlugins(req, cfg),
+      writePid: true, plugins: await defaultPlugins(req, cfg),
       onReady: () => reportToParent({ ok: true, code: 0, message: 'started' }),
     });
     await d.start();

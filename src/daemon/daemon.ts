@@ -159,6 +159,10 @@ export class Daemon {
     let cfg: Config;
     try {
       bytes = readFileSync(opts.configFile);
+      // A zero-byte file is almost always one caught half-written (truncate, then write):
+      // applying it would take every service down. A file meant to be empty says so with
+      // a comment.
+      if (bytes.length === 0) throw new ConfigError(opts.configFile, 0, 'the file is empty (write a comment line to really configure nothing)');
       cfg = await readConfigFile(opts.configFile, { resolver: systemResolver(), hostname: daemonHostname(), checkFiles: true, debug: opts.debug });
     } catch (e) {
       this.stats.reloadFailures++;
@@ -177,7 +181,11 @@ export class Daemon {
     for (const p of this.plugins) p.reloaded?.(cfg);
   }
 
-  /** Watch the config file for changes (spec §3.1 autoreload / callback). */
+  /**
+   * Watch the config file for changes (spec §3.1 autoreload / callback). chokidar gives the
+   * events; as a safety net (a missed event, a network filesystem) the file is also looked
+   * at once per checkinterval, as the original does in its main loop.
+   */
   private watch(): void {
     const file = this.opts.configFile;
     this.watcher = watch(file, { persistent: false, ignoreInitial: true, atomic: true, awaitWriteFinish: false });
@@ -185,21 +193,42 @@ export class Daemon {
       if (this.debounce) clearTimeout(this.debounce);
       this.debounce = setTimeout(() => void this.checkFile(), 300);
     };
-    this.watcher.on('change', changed).on('add', changed).on('unlink', changed).on('error', () => undefined);
+    for (const ev of ['change', 'add', 'unlink', 'addDir', 'unlinkDir'] as const) this.watcher.on(ev, changed);
+    this.watcher.on('error', () => undefined);
+    const poll = () => {
+      this.pollTimer = setTimeout(() => {
+        void this.checkFile({ onlyIfStatChanged: true }).finally(poll);
+      }, this.config.global.checkinterval * 1000);
+      this.pollTimer.unref();
+    };
+    poll();
   }
 
+  private pollTimer: NodeJS.Timeout | null = null;
+  private lastStat = '';
+  private lastFileError: string | null = null;
+
   /** Perl check_cfgfile: has the content really changed? Then reload or ignore, and run callback. */
-  async checkFile(): Promise<void> {
+  async checkFile(opts2: { onlyIfStatChanged?: boolean } = {}): Promise<void> {
     if (this.stopping) return;
     const { log, opts } = this;
     let digest: string;
     try {
-      if (!statSync(opts.configFile).isFile()) throw new Error('not a regular file');
+      const st = statSync(opts.configFile);
+      const stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.isFile()}`;
+      if (opts2.onlyIfStatChanged && stamp === this.lastStat) return;
+      this.lastStat = stamp;
+      if (!st.isFile()) throw new Error('not a regular file');
       digest = md5(readFileSync(opts.configFile));
     } catch (e) {
-      log.error(`Error reading file ${opts.configFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (keeping the running configuration)`);
+      const why = `Error reading file ${opts.configFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (keeping the running configuration)`;
+      // Said once per distinct problem, not at every look.
+      if (why !== this.lastFileError) log.error(why);
+      this.lastFileError = why;
+      this.lastStat = '';
       return;
     }
+    this.lastFileError = null;
     if (digest === this.digest) return;
     this.digest = digest;
     log.info(`Configuration file '${opts.configFile}' has changed on disk`);
@@ -234,6 +263,7 @@ export class Daemon {
   private async stopInner(): Promise<void> {
     await this.watcher?.close().catch(() => undefined);
     if (this.debounce) clearTimeout(this.debounce);
+    if (this.pollTimer) clearTimeout(this.pollTimer);
     for (const p of this.plugins) await Promise.resolve(p.stop?.()).catch(() => undefined);
     await this.engine.stop();
   }

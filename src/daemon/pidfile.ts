@@ -55,6 +55,7 @@ export function readPidFile(cfgname: string): PidState {
  */
 export function isLdirectord(pid: number): boolean {
   try {
+    if (!isAlive(pid)) return false;
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
     return /ldirectord/.test(cmdline) || SELF.some((p) => cmdline.split('\0').includes(p));
   } catch {
@@ -62,12 +63,22 @@ export function isLdirectord(pid: number): boolean {
   }
 }
 
+/**
+ * Whether a process still runs. A daemon that has exited but is not reaped yet (its
+ * parent, the `start` command, is gone, and init reaps when it gets to it) is a zombie:
+ * kill(pid, 0) still succeeds, but it is finished.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }
 

@@ -50,9 +50,14 @@ export class IpvsError extends Error {
   }
 }
 
-/** The original's lookup: /sbin/ipvsadm, then /usr/sbin/ipvsadm, then ipvsadm on PATH. */
+/**
+ * --ipvsadm PATH, else LDIRECTORD_IPVSADM (for callers that can only pass the environment,
+ * such as the OCF agent in tests), else the original's lookup: /sbin/ipvsadm, then
+ * /usr/sbin/ipvsadm, then ipvsadm on PATH.
+ */
 export function findIpvsadm(explicit: string | null): string {
   if (explicit) return explicit;
+  if (process.env.LDIRECTORD_IPVSADM) return process.env.LDIRECTORD_IPVSADM;
   for (const p of ['/sbin/ipvsadm', '/usr/sbin/ipvsadm']) if (existsSync(p)) return p;
   return 'ipvsadm';
 }

@@ -1,0 +1,104 @@
+/**
+ * Health-check throughput and memory (a benchmark, not a test).
+ *
+ *   npx tsc -p test/tsconfig.json && node .test-build/bench/checks.js
+ *
+ * A child process serves a TCP listener and an HTTP server on 127.10.6.0/24 (so the
+ * servers get their own core); this process runs checks through the real runner
+ * (runProbe) with CONCURRENCY checks in flight, and prints one JSON line per figure:
+ *   - connect checks per second;
+ *   - HTTP negotiate checks per second (GET, a receive regex, Connection: close);
+ *   - the RSS after 10,000 and after 100,000 HTTP checks (it must not grow), with the
+ *     heap in use (after a full GC when run with node --expose-gc).
+ * Every request stays on this machine's loopback; every loop is bounded.
+ */
+import { fork } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { closeHttpAgent } from '../src/checks/http';
+import { runProbe } from '../src/checks/run';
+import { compileReceive } from '../src/checks/target';
+import type { ProbeSpec } from '../src/checks/types';
+
+const TCP_HOST = '127.10.6.1';
+const HTTP_HOST = '127.10.6.2';
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 200);
+const CONNECT_CHECKS = Number(process.env.BENCH_CONNECT_CHECKS ?? 20_000);
+const HTTP_CHECKS = Number(process.env.BENCH_HTTP_CHECKS ?? 100_000);
+
+function serve(): void {
+  const tcp = createNetServer((s) => {
+    s.on('error', () => undefined);
+    s.resume();
+  });
+  const web = createHttpServer((_req, res) => res.end('<html>status: OK</html>\n'));
+  web.keepAliveTimeout = 1000;
+  tcp.listen(0, TCP_HOST, () =>
+    web.listen(0, HTTP_HOST, () => {
+      process.send!({ tcp: (tcp.address() as { port: number }).port, http: (web.address() as { port: number }).port });
+    }),
+  );
+  process.on('disconnect', () => process.exit(0));
+}
+
+/** Run `total` checks, `CONCURRENCY` at a time; calls `at(n)` after each completion. */
+async function pump(total: number, make: () => ProbeSpec, at?: (done: number) => void): Promise<{ seconds: number; up: number; reasons: Map<string, number> }> {
+  let started = 0;
+  let done = 0;
+  let up = 0;
+  const reasons = new Map<string, number>();
+  const t0 = performance.now();
+  const worker = async () => {
+    while (started < total) {
+      started++;
+      const r = await runProbe(make());
+      done++;
+      if (r.up) up++;
+      else reasons.set(r.reason, (reasons.get(r.reason) ?? 0) + 1);
+      at?.(done);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, total) }, worker));
+  return { seconds: (performance.now() - t0) / 1000, up, reasons };
+}
+
+const mib = (n: number) => Math.round((n / (1024 * 1024)) * 10) / 10;
+const print = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
+
+async function main(): Promise<void> {
+  const child = fork(__filename, ['serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ports = await new Promise<{ tcp: number; http: number }>((resolve) => child.once('message', (m) => resolve(m as { tcp: number; http: number })));
+  try {
+    const connect = await pump(CONNECT_CHECKS, () => ({ kind: 'connect', host: TCP_HOST, port: ports.tcp, timeoutMs: 5000 }));
+    print({ figure: 'connect_checks_per_second', value: Math.round(CONNECT_CHECKS / connect.seconds), checks: CONNECT_CHECKS, up: connect.up, concurrency: CONCURRENCY, down_reasons: Object.fromEntries(connect.reasons) });
+
+    const receive = compileReceive('status: OK');
+    const url = `http://${HTTP_HOST}:${ports.http}/health`;
+    const mem: Record<number, { rss: number; heap: number }> = {};
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const http = await pump(
+      HTTP_CHECKS,
+      () => ({ kind: 'http', url, method: 'GET', hostHeader: HTTP_HOST, proxy: null, receive, timeoutMs: 5000 }),
+      (n) => {
+        if (n === 10_000 || n === HTTP_CHECKS || n % 25_000 === 0) {
+          gc?.();
+          const m = process.memoryUsage();
+          mem[n] = { rss: m.rss, heap: m.heapUsed };
+        }
+      },
+    );
+    print({ figure: 'http_checks_per_second', value: Math.round(HTTP_CHECKS / http.seconds), checks: HTTP_CHECKS, up: http.up, concurrency: CONCURRENCY, down_reasons: Object.fromEntries(http.reasons) });
+    for (const [n, m] of Object.entries(mem)) print({ figure: 'rss_mib_after_http_checks', checks: Number(n), value: mib(m.rss), heap_used_mib: mib(m.heap), gc_before: Boolean(gc) });
+  } finally {
+    await closeHttpAgent();
+    child.disconnect();
+  }
+}
+
+if (process.argv[2] === 'serve') serve();
+else
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });

@@ -1,0 +1,133 @@
+/**
+ * Opt-in Prometheus metrics: `--metrics [ADDR:]PORT` or LDIRECTORD_METRICS. Off by
+ * default; a bare port or `:PORT` binds to 127.0.0.1, another address only when given.
+ *
+ *   ldirectord_real_up{virtual,real}                  1 up, 0 down or unchecked
+ *   ldirectord_real_weight{virtual,real}              weight in the kernel (absent: -1)
+ *   ldirectord_real_check_latency_seconds{virtual,real}
+ *   ldirectord_real_transitions_total{virtual,real,to}
+ *   ldirectord_checks_total{result}
+ *   ldirectord_checks_in_flight
+ *   ldirectord_reconciles_total, ldirectord_reconcile_duration_seconds (last run)
+ *   ldirectord_ipvsadm_commands_total, ldirectord_ipvsadm_failures_total
+ *   ldirectord_event_loop_lag_seconds (p99 over the last scrape interval)
+ * Label values pass through the redactor like everything the daemon writes.
+ */
+import { createServer, type Server } from 'node:http';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { kernelDestKey, serviceIdOf } from '../reconcile/plan';
+import { memberKey } from '../schedule/probes';
+import type { Daemon, DaemonPlugin } from './daemon';
+import type { EngineEvent } from './engine';
+
+export function parseListen(spec: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(spec.trim());
+  if (!m) throw new Error(`invalid --metrics address ${JSON.stringify(spec)} (use [ADDR:]PORT)`);
+  const host = m[1] ?? (m[2] || '127.0.0.1');
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) throw new Error(`invalid --metrics port ${port}`);
+  return { host, port };
+}
+
+const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+export class Metrics implements DaemonPlugin {
+  private server: Server | null = null;
+  private readonly transitions = new Map<string, number>();
+  private checksUp = 0;
+  private checksDown = 0;
+  private lag: IntervalHistogram | null = null;
+  private daemon: Daemon | null = null;
+
+  constructor(private readonly listen: { host: string; port: number }) {}
+
+  start(d: Daemon): Promise<void> {
+    this.daemon = d;
+    this.lag = monitorEventLoopDelay({ resolution: 20 });
+    this.lag.enable();
+    this.server = createServer((req, res) => {
+      if (req.url !== '/metrics' && req.url !== '/') {
+        res.writeHead(404).end('not found\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(d.redactor.redact(this.render()));
+    });
+    this.server.unref();
+    return new Promise((resolve) => {
+      this.server!.once('error', (e) => {
+        d.log.error(`metrics endpoint ${this.listen.host}:${this.listen.port}: ${(e as Error).message}`);
+        resolve();
+      });
+      this.server!.listen(this.listen.port, this.listen.host, () => {
+        d.log.info(`metrics on http://${this.listen.host.includes(':') ? `[${this.listen.host}]` : this.listen.host}:${this.listen.port}/metrics`);
+        resolve();
+      });
+    });
+  }
+
+  event(e: EngineEvent): void {
+    if (e.type === 'check') {
+      if (e.result.up) this.checksUp++;
+      else this.checksDown++;
+    } else if (e.type === 'transition' && (e.t.kind === 'up' || e.t.kind === 'down')) {
+      const m = e.t.member.member;
+      const key = `virtual="${esc(m.v.id)}",real="${esc(`${m.r.address}:${m.r.port}`)}",to="${e.t.kind}"`;
+      this.transitions.set(key, (this.transitions.get(key) ?? 0) + 1);
+    }
+  }
+
+  render(): string {
+    const d = this.daemon!;
+    const e = d.engine;
+    const table = e.reconciler.snapshot;
+    const up: string[] = [];
+    const weight: string[] = [];
+    const latency: string[] = [];
+    for (const v of d.config.virtuals) {
+      const svc = table?.get(serviceIdOf(v).key);
+      for (const r of v.reals) {
+        const labels = `virtual="${esc(v.id)}",real="${esc(`${r.address}:${r.port}`)}"`;
+        const mh = e.health.members.get(memberKey(v, r));
+        const p = mh?.probe ? e.health.probes.get(mh.probe) : undefined;
+        up.push(`ldirectord_real_up{${labels}} ${mh?.state === 'up' ? 1 : 0}`);
+        const dest = svc?.dests.get(kernelDestKey(v, r.address, r.port, r.forward));
+        weight.push(`ldirectord_real_weight{${labels}} ${dest ? dest.weight : -1}`);
+        if (p?.last) latency.push(`ldirectord_real_check_latency_seconds{${labels}} ${p.last.ms / 1000}`);
+      }
+    }
+    const st = e.reconciler.stats;
+    const lagP99 = this.lag ? this.lag.percentile(99) / 1e9 : 0;
+    this.lag?.reset();
+    const lines = [
+      '# HELP ldirectord_real_up Whether the real server is up (1) or down/unchecked (0).',
+      '# TYPE ldirectord_real_up gauge', ...up,
+      '# HELP ldirectord_real_weight Weight of the real server in the kernel table (-1: absent).',
+      '# TYPE ldirectord_real_weight gauge', ...weight,
+      '# HELP ldirectord_real_check_latency_seconds Duration of the last check.',
+      '# TYPE ldirectord_real_check_latency_seconds gauge', ...latency,
+      '# HELP ldirectord_real_transitions_total Up/down transitions of a real server.',
+      '# TYPE ldirectord_real_transitions_total counter', ...[...this.transitions].map(([k, n]) => `ldirectord_real_transitions_total{${k}} ${n}`),
+      '# HELP ldirectord_checks_total Checks completed, by result.',
+      '# TYPE ldirectord_checks_total counter', `ldirectord_checks_total{result="up"} ${this.checksUp}`, `ldirectord_checks_total{result="down"} ${this.checksDown}`,
+      '# HELP ldirectord_checks_in_flight Checks running now.',
+      '# TYPE ldirectord_checks_in_flight gauge', `ldirectord_checks_in_flight ${e.scheduler.inFlightNow}`,
+      '# HELP ldirectord_reconciles_total Reconciles run.',
+      '# TYPE ldirectord_reconciles_total counter', `ldirectord_reconciles_total ${st.reconciles}`,
+      '# HELP ldirectord_reconcile_duration_seconds Duration of the last reconcile.',
+      '# TYPE ldirectord_reconcile_duration_seconds gauge', `ldirectord_reconcile_duration_seconds ${st.lastMs / 1000}`,
+      '# HELP ldirectord_ipvsadm_commands_total ipvsadm runs that changed the table.',
+      '# TYPE ldirectord_ipvsadm_commands_total counter', `ldirectord_ipvsadm_commands_total ${st.commands}`,
+      '# HELP ldirectord_ipvsadm_failures_total Reconciles that failed (ipvsadm error or unreadable table).',
+      '# TYPE ldirectord_ipvsadm_failures_total counter', `ldirectord_ipvsadm_failures_total ${st.failures}`,
+      '# HELP ldirectord_event_loop_lag_seconds Event loop delay, p99 since the last scrape.',
+      '# TYPE ldirectord_event_loop_lag_seconds gauge', `ldirectord_event_loop_lag_seconds ${lagP99.toFixed(6)}`,
+    ];
+    return lines.join('\n') + '\n';
+  }
+
+  stop(): Promise<void> {
+    this.lag?.disable();
+    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
