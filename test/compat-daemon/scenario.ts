@@ -65,6 +65,13 @@ export interface Scenario {
   deliberate?: Deliberate[];
   /** Check interval of the config, in seconds (settling waits a few of them). */
   checkinterval?: number;
+  /**
+   * How long both tables must stay unchanged to count as settled. It must exceed the
+   * time a fault takes to show (failurecount checks); default 3 check intervals + 2 s.
+   */
+  quietMs?: number;
+  /** Start what the real servers need (a database); returns its teardown. */
+  setup?: (rs: RealServers) => Promise<() => Promise<void>>;
 }
 
 export interface Outcome {
@@ -128,7 +135,7 @@ export async function runScenario(sc: Scenario): Promise<Outcome> {
   const problems: string[] = [];
   const notes: string[] = [];
   const interval = (sc.checkinterval ?? 1) * 1000;
-  const quietMs = 3 * interval + 1000;
+  const quietMs = sc.quietMs ?? 3 * interval + 2000;
   let stepName = '';
 
   const normStatus = (s: Side, r: CmdResult) => {
@@ -152,7 +159,16 @@ export async function runScenario(sc: Scenario): Promise<Outcome> {
     async start() {
       const [p, o] = await ctx.both('start');
       if (p.code !== 0 || o.code !== 0) ctx.problem(`start: exit codes perl ${p.code} ours ${o.code}\n    perl stderr: ${p.stderr}\n    ours stderr: ${o.stderr}`);
-      await Promise.all(sides.map((s) => s.waitRunning()));
+      try {
+        await Promise.all(sides.map((s) => s.waitRunning()));
+      } catch (e) {
+        // Nothing to compare without both daemons: stop here, saying why.
+        const out = (r: CmdResult) => `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`;
+        throw new Error(
+          `${(e as Error).message}\n    perl start: ${out(p)}\n    ours start: ${out(o)}\n` +
+            `    Perl log:\n${indent(perl.logRaw().map(messageOf), 6, 20)}\n    our log:\n${indent(ours.logRaw().map(messageOf), 6, 20)}`,
+        );
+      }
     },
     async reload(config) {
       for (const s of sides) s.writeConfig(config);
@@ -188,11 +204,13 @@ export async function runScenario(sc: Scenario): Promise<Outcome> {
     },
   };
 
+  let teardown: (() => Promise<void>) | null = null;
   try {
     for (const s of sides) {
       s.prepare(sc.seed ?? []);
       s.writeConfig(sc.config);
     }
+    if (sc.setup) teardown = await sc.setup(servers);
     await servers.startAll();
     for (const step of sc.steps) {
       stepName = step.name;
@@ -249,6 +267,7 @@ export async function runScenario(sc: Scenario): Promise<Outcome> {
   } finally {
     await servers.stopAll();
     for (const s of sides) s.cleanup();
+    if (teardown) await teardown().catch((e: Error) => notes.push(`teardown failed: ${e.message}`));
     if (problems.length === 0 && process.env.LDIRECTORD_COMPAT_KEEP !== '1') rmSync(base, { recursive: true, force: true });
     else notes.push(`files kept in ${base}`);
   }

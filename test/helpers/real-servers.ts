@@ -8,22 +8,27 @@
  * - `http`: answers every request with `status` and `body` (200 "OK" by default), so a
  *   negotiate check can be failed without closing the port (`answer(500, …)`,
  *   `answer(200, 'wrong')`).
+ * - `proxy`: forwards each connection, byte for byte, to `target` (a real service such as
+ *   a throwaway MariaDB), so several real servers can share one backend and each be
+ *   taken down on its own.
  *
  * Stopping closes the listener and destroys every open connection at once, so nothing
  * lingers into the next step of a test.
  */
-import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { connect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 
-export type RealKind = 'tcp' | 'http';
+export type RealKind = 'tcp' | 'http' | 'proxy';
 
 export class RealServer {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   status = 200;
   body = 'OK';
-  /** Connections accepted (tcp) or requests answered (http) so far. */
+  /** Connections accepted (tcp, proxy) or requests answered (http) so far. */
   hits = 0;
+  /** Where a proxy forwards to. */
+  target: { host: string; port: number } | null = null;
 
   constructor(
     readonly host: string,
@@ -59,7 +64,22 @@ export class RealServer {
         : createTcpServer((sock) => {
             this.hits++;
             sock.on('error', () => undefined);
-            sock.end();
+            if (this.kind !== 'proxy') {
+              sock.end();
+              return;
+            }
+            if (!this.target) {
+              sock.destroy();
+              return;
+            }
+            const up = connect(this.target);
+            this.sockets.add(up);
+            up.on('close', () => this.sockets.delete(up));
+            up.on('error', () => sock.destroy());
+            sock.on('close', () => up.destroy());
+            up.on('close', () => sock.destroy());
+            sock.pipe(up);
+            up.pipe(sock);
           });
     server.on('connection', (sock: Socket) => {
       this.sockets.add(sock);
