@@ -67,6 +67,17 @@ describe('side-by-side comparison rules', () => {
     );
   });
 
+  it('reduces readdquiescent=yes: placed at weight 0 then restored by the first check is an add', () => {
+    assert.deepEqual(
+      reduceFlap([
+        'Readd Quiescent real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 0)',
+        'Readd Quiescent real server: 127.0.0.9:8080 (10.0.0.1:80) (Weight set to 0)',
+        'Restored real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)',
+      ]),
+      ['Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)', 'Readd Quiescent real server: 127.0.0.9:8080 (10.0.0.1:80) (Weight set to 0)'],
+    );
+  });
+
   it('a gate real quiesced under its rewritten port is the same destination (mapped from)', () => {
     assert.deepEqual(
       reduceFlap([

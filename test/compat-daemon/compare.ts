@@ -16,9 +16,10 @@
  *
  * W-2 (README: no start-up/reload flap): in the phases where Perl flaps (start and reload),
  * its lines are first reduced to their net effect per destination: an add undone by a
- * delete (or the reverse), a restore undone by a quiesce (or the reverse) cancel out, and an
+ * delete (or the reverse), a restore undone by a quiesce (or the reverse) cancel out, an
  * add left quiesced is the one placement at weight 0 that this daemon logs as
- * `Readd Quiescent real server: …`. What is left must equal this daemon's lines.
+ * `Readd Quiescent real server: …`, and (readdquiescent=yes) a weight-0 placement restored
+ * by the first check is an add. What is left must equal this daemon's lines.
  */
 import type { FakeState } from './sides';
 
@@ -131,6 +132,10 @@ export function reduceFlap(lines: string[]): string[] {
       const next = seq[i + 1];
       if (e.kind === 'A' && next?.kind === 'Q') {
         out.push(next.line.replace(/^Quiescent /, 'Readd Quiescent '));
+        i++;
+      } else if (e.kind === 'RQ' && next?.kind === 'R') {
+        // readdquiescent=yes: placed at weight 0, then restored by the first check: an add.
+        out.push(next.line.replace(/^Restored /, 'Added '));
         i++;
       } else out.push(e.line);
     }

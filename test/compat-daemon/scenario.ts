@@ -13,7 +13,7 @@
  * reduced first, W-2). A failure shows both tables, both phase logs with their ipvsadm
  * commands, and the state of every real server.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,10 +39,23 @@ export interface Ctx {
   up(...names: string[]): Promise<void>;
   /** Compare `status` on both: exit code `code` and the same texts (paths and pids named). */
   status(code: number, what: string): Promise<void>;
+  /** Run `status` on both; results with paths and pids named (for declared differences). */
+  statusOf(): Promise<{ perl: NormResult; ours: NormResult }>;
+  /** Send a signal straight to both daemons (by the pid each side started). */
+  signal(sig: NodeJS.Signals): void;
+  /** Change both tables by hand, as an operator would (each line one ipvsadm command). */
+  hand(...lines: string[]): void;
   /** Leave a stale pid file where each daemon looks (the pid of a process that has exited). */
   stale(): void;
   /** Record a problem without stopping the run. */
   problem(text: string): void;
+}
+
+/** A command's result with the config path, pid file path and pids replaced by names. */
+export interface NormResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
 }
 
 export interface Step {
@@ -144,7 +157,7 @@ export async function runScenario(sc: Scenario): Promise<Outcome> {
   const quietMs = sc.quietMs ?? 3 * interval + 2000;
   let stepName = '';
 
-  const normStatus = (s: Side, r: CmdResult) => {
+  const normStatus = (s: Side, r: CmdResult): NormResult => {
     const n = (t: string) =>
       t
         .split(s.config).join('<CONFIG>')
@@ -192,10 +205,21 @@ export async function runScenario(sc: Scenario): Promise<Outcome> {
     async up(...names) {
       await Promise.all(names.map((n) => servers.get(n).start()));
     },
-    async status(code, what) {
+    async statusOf() {
       const [p, o] = await ctx.both('status');
-      const np = normStatus(perl, p);
-      const no = normStatus(ours, o);
+      return { perl: normStatus(perl, p), ours: normStatus(ours, o) };
+    },
+    signal(sig) {
+      for (const s of sides) {
+        if (s.pid === null) throw new Error(`${s.label}: no daemon started to signal`);
+        process.kill(s.pid, sig);
+      }
+    },
+    hand(...lines) {
+      for (const s of sides) for (const l of lines) execFileSync(s.ipvsadm, l.split(/\s+/), { encoding: 'utf8' });
+    },
+    async status(code, what) {
+      const { perl: np, ours: no } = await ctx.statusOf();
       if (np.code !== code) ctx.problem(`status (${what}): Perl exited ${np.code}, the test expects ${code}: ${JSON.stringify(np)}`);
       if (JSON.stringify(np) !== JSON.stringify(no)) {
         ctx.problem(`status (${what}) differs:\n    perl: ${JSON.stringify(np)}\n    ours: ${JSON.stringify(no)}`);

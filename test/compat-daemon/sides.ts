@@ -69,6 +69,8 @@ export abstract class Side {
   readonly logfile: string;
   /** Pids of daemons this side started (to end them, by id, if a test leaves one behind). */
   readonly pids = new Set<number>();
+  /** The daemon this side started last. */
+  pid: number | null = null;
 
   constructor(
     base: string,
@@ -148,6 +150,7 @@ export abstract class Side {
       const pid = this.daemonPid();
       if (pid !== null) {
         this.pids.add(pid);
+        this.pid = pid;
         return pid;
       }
       if (Date.now() > until) throw new Error(`${this.label}: no running daemon after ${ms} ms (pid file ${this.pidFile})`);
