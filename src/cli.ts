@@ -28,11 +28,10 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./cli/dry-run.js')).runDryRun(action.config, action.opts);
     case 'show':
       return (await import('./cli/show.js')).runShow(action.config, action.cfgname, action.opts);
+    case 'logs':
+      return (await import('./cli/logs.js')).runLogs(action.config, action.logs);
     case 'daemon':
       return (await import('./daemon/control.js')).runControl({ command: action.command, config: action.config, cfgname: action.cfgname, opts: action.opts, argv });
-    case 'logs':
-      process.stderr.write('ldirectord: logs is not available in this build yet\n');
-      return 1;
   }
 }
 

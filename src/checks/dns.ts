@@ -22,6 +22,8 @@ import { hostname } from 'node:os';
 import * as dnsPacket from 'dns-packet';
 import { toByteString } from '../parser/perl-regex';
 import type { Check, DnsSpec, Receive } from './types';
+import { ipv6Groups } from './ipv6';
+import { endOnce } from './ending';
 
 type Result = { up: boolean; reason: string };
 
@@ -121,17 +123,7 @@ export function reverseName(input: string): string | null {
 
 /** The 32 hex digits of an IPv6 address (which may end in a dotted IPv4 part). */
 function expandIPv6(address: string): string {
-  let a = address.toLowerCase();
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(a);
-  if (v4) {
-    const [b0, b1, b2, b3] = v4.slice(1).map(Number);
-    a = a.slice(0, v4.index) + ((b0 << 8) | b1).toString(16) + ':' + ((b2 << 8) | b3).toString(16);
-  }
-  const [head, tail] = a.includes('::') ? a.split('::') : [a, null];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === null ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return groups.map((g) => g.padStart(4, '0')).join('');
+  return ipv6Groups(address).map((g) => g.toString(16).padStart(4, '0')).join('');
 }
 
 /**
@@ -214,17 +206,19 @@ function udpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): P
     let timer: NodeJS.Timeout | undefined;
     let closed = false;
     const finish = (err: unknown, reply?: dnsPacket.DecodedPacket) => {
-      if (closed) return;
-      closed = true;
-      if (timer) clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      sock.close();
+      if (!end()) return;
       if (reply) resolve(reply);
       else reject(err);
     };
-    const onAbort = () => finish(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
+    const end = endOnce(
+      signal,
+      () => {
+        closed = true;
+        if (timer) clearTimeout(timer);
+        sock.close();
+      },
+      () => finish(signal.reason),
+    );
     sock.on('error', (e) => finish(e));
     sock.on('message', (msg) => {
       let reply: dnsPacket.DecodedPacket;
@@ -252,18 +246,12 @@ function tcpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): P
     // (A bad port throws here, and the promise rejects with it.)
     const sock: TcpSocket = createConnection({ host: spec.host, port: spec.port });
     let buf = Buffer.alloc(0);
-    let closed = false;
     const finish = (err: unknown, reply?: dnsPacket.DecodedPacket) => {
-      if (closed) return;
-      closed = true;
-      signal.removeEventListener('abort', onAbort);
-      sock.destroy();
+      if (!end()) return;
       if (reply) resolve(reply);
       else reject(err);
     };
-    const onAbort = () => finish(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
+    const end = endOnce(signal, () => sock.destroy(), () => finish(signal.reason));
     sock.on('error', (e) => finish(e));
     sock.on('connect', () => sock.write(dnsPacket.streamEncode(q)));
     sock.on('data', (chunk: Buffer) => {

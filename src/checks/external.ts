@@ -18,6 +18,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Check, ExternalSpec } from './types';
+import { timeoutReason } from './reason';
 
 const CHECK_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 /** How much of the command's stderr ends up in the reason. */
@@ -48,8 +49,6 @@ function killGroup(pid: number, sig: NodeJS.Signals): void {
 
 function abortReason(signal: AbortSignal, timeoutMs: number): string {
   if (signal.reason instanceof Error) return signal.reason.message;
-  // Loaded on use: run.ts imports the registry, which imports this module.
-  const { timeoutReason } = require('./run') as typeof import('./run');
   return timeoutReason(timeoutMs);
 }
 

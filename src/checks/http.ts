@@ -4,7 +4,7 @@
  * What the Perl daemon did, and what this does the same way:
  *   - `<httpmethod> <url>` with `Host: <virtualhost or real address>` (none for http_proxy,
  *     where the real server is the proxy and the URL is absolute);
- *   - a fresh connection per check (`Connection: close`), HTTP/1.1, no pipelining;
+ *   - HTTP/1.1, no pipelining;
  *   - redirects followed as LWP does: 301/302/303/307/308 with a Location, at most 7, the
  *     method kept (only GET and HEAD are ever used), the Host header dropped; after the
  *     7th the last 3xx is the answer (so the real is down);
@@ -12,6 +12,15 @@
  *     matched as a byte string (latin1), so HEAD with a receive is always down;
  *   - the whole exchange, redirects included, is bounded by the check's deadline.
  * Deliberate differences:
+ *   - the connection to a real is kept open and reused by its next checks (recycled every
+ *     REQUESTS_PER_CONNECTION checks), where Perl opened one per check (`Connection:
+ *     close`). A TCP connect and close cost more than the whole HTTP exchange, and are
+ *     what keeps a check-per-connection daemon far from 10,000 checks a second. A server
+ *     that dies or resets is seen at the next check as before (the reused connection
+ *     fails, and a fresh one is refused); only a server that stops accepting new
+ *     connections while serving its old ones is seen later, at recycling. A check that
+ *     finds its idle connection just closed by the server retries once on a fresh one.
+ *     LDIRECTORD_HTTP_FRESH_CONNECTIONS=1 restores one connection per check;
  *   - W-10 fixed: the certificate is not verified (self-signed and private-CA reals work);
  *   - IPv6 reals work (Perl died without Net::INET6Glue);
  *   - the body read stops at 1 MiB and the receive is matched against that much.
@@ -25,6 +34,7 @@ import type { Socket } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { fromByteString } from '../parser/perl-regex';
 import type { Check, HttpSpec } from './types';
+import { timeoutReason } from './reason';
 
 /** The body is read up to this many bytes; the receive is matched against that much. */
 const BODY_CAP = 1024 * 1024;
@@ -37,6 +47,10 @@ const MAX_REDIRECTS = 7;
 const USER_AGENT = 'libwww-perl/6.68';
 /** A connect that no check claims (should not happen) is still given up after this. */
 const ORPHAN_CONNECT_MS = 60_000;
+/** Checks carried by one kept-alive connection before it is replaced by a fresh one. */
+const REQUESTS_PER_CONNECTION = 60;
+/** One connection per check, as Perl did (LDIRECTORD_HTTP_FRESH_CONNECTIONS=1). */
+const FRESH = process.env.LDIRECTORD_HTTP_FRESH_CONNECTIONS === '1';
 
 // --- the shared dispatcher ------------------------------------------------------------
 
@@ -73,7 +87,12 @@ function sharedAgent(): Agent {
     headersTimeout: 0,
     bodyTimeout: 0,
     pipelining: 1,
-    keepAliveTimeout: 1000,
+    // One connection per real, kept between checks (checkinterval is usually 1-10 s; the
+    // server's own Keep-Alive timeout hint, when it sends one, wins).
+    connections: 1,
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 60_000,
+    maxRequestsPerClient: REQUESTS_PER_CONNECTION,
   });
   return agent;
 }
@@ -97,7 +116,15 @@ interface Hop {
   capped: boolean;
 }
 
-class HopError extends Error {}
+class HopError extends Error {
+  constructor(
+    message: string,
+    /** Failed on an established connection before any response: worth one fresh retry. */
+    readonly retryable = false,
+  ) {
+    super(message);
+  }
+}
 
 const TCP_CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'EADDRINUSE', 'ENOTFOUND', 'EAI_AGAIN', 'EACCES', 'EPERM', 'EINVAL']);
 
@@ -137,7 +164,7 @@ function oneRequest(url: URL, method: 'GET' | 'HEAD', host: string | null, auth:
       path: viaProxy ? url.href.replace(/#.*$/, '') : url.pathname + url.search,
       method,
       headers,
-      reset: true, // Connection: close, as LWP sent; the socket is closed after the response
+      reset: FRESH, // Connection: close, as LWP sent, only when asked for
       idempotent: true,
     };
     let phase: 'connect' | 'request' | 'body' = 'connect';
@@ -192,7 +219,9 @@ function oneRequest(url: URL, method: 'GET' | 'HEAD', host: string | null, auth:
       },
       onResponseError(_c, err) {
         if (done) return;
-        finish(new HopError(describe(err, phase, tls, hop?.statusLine ?? '')));
+        const code = errCode(err);
+        const retryable = phase === 'request' && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE');
+        finish(new HopError(describe(err, phase, tls, hop?.statusLine ?? ''), retryable));
       },
     };
     if (signal.aborted) return onAbort();
@@ -214,9 +243,6 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 function abortReason(signal: AbortSignal, timeoutMs: number): string {
   if (signal.reason instanceof Error) return signal.reason.message;
-  // run.ts imports the registry, which imports this module: load it when used, not at
-  // load time, or whichever of the two is loaded first sees the other half-initialised.
-  const { timeoutReason } = require('./run') as typeof import('./run');
   return timeoutReason(timeoutMs);
 }
 
@@ -244,15 +270,27 @@ function showReceive(re: RegExp): string {
   return s.length > 60 ? s.slice(0, 57) + '...' : s;
 }
 
-export const checkHttp: Check<HttpSpec> = async (spec, { signal }) => {
-  let url: URL;
-  let proxy: URL | null;
-  try {
-    url = new URL(spec.url);
-    proxy = spec.proxy === null ? null : new URL(spec.proxy);
-  } catch {
-    return { up: false, reason: `invalid URL ${spec.url.replace(/\/\/[^/@]*@/, '//***@')}` };
+/** Parsed URLs per spec: specs live as long as their config, checks run every second. */
+const parsed = new WeakMap<HttpSpec, { url: URL; proxy: URL | null } | null>();
+
+function urlsOf(spec: HttpSpec): { url: URL; proxy: URL | null } | null {
+  let p = parsed.get(spec);
+  if (p === undefined) {
+    try {
+      p = { url: new URL(spec.url), proxy: spec.proxy === null ? null : new URL(spec.proxy) };
+    } catch {
+      p = null;
+    }
+    parsed.set(spec, p);
   }
+  return p;
+}
+
+export const checkHttp: Check<HttpSpec> = async (spec, { signal }) => {
+  const urls = urlsOf(spec);
+  if (urls === null) return { up: false, reason: `invalid URL ${spec.url.replace(/\/\/[^/@]*@/, '//***@')}` };
+  let url = urls.url;
+  const proxy = urls.proxy;
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { up: false, reason: `unsupported URL scheme ${url.protocol.slice(0, -1)}` };
   const keepBody = spec.receive !== null && spec.method === 'GET';
   let host = spec.hostHeader;
@@ -267,7 +305,16 @@ export const checkHttp: Check<HttpSpec> = async (spec, { signal }) => {
       hop = await oneRequest(url, spec.method, host, auth, proxy, keepBody, signal);
     } catch (e) {
       if (signal.aborted) return { up: false, reason: abortReason(signal, spec.timeoutMs) };
-      return { up: false, reason: e instanceof HopError ? e.message : String(e) };
+      // A kept-alive connection the server closed while idle fails before any response:
+      // that says nothing about the server, so ask once more on a fresh connection.
+      if (!FRESH && e instanceof HopError && e.retryable) {
+        try {
+          hop = await oneRequest(url, spec.method, host, auth, proxy, keepBody, signal);
+        } catch (e2) {
+          if (signal.aborted) return { up: false, reason: abortReason(signal, spec.timeoutMs) };
+          return { up: false, reason: e2 instanceof HopError ? e2.message : String(e2) };
+        }
+      } else return { up: false, reason: e instanceof HopError ? e.message : String(e) };
     }
     if (!REDIRECTS.has(hop.status) || !hop.location) break;
     let next: URL;

@@ -10,14 +10,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { isIPv6 } from 'node:net';
 import type { Check, PingSpec } from './types';
+import { timeoutReason } from './reason';
 
 /** The same minimal environment the external checks get. */
 const CHECK_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 function abortReason(signal: AbortSignal, timeoutMs: number): string {
   if (signal.reason instanceof Error) return signal.reason.message;
-  // Loaded on use: run.ts imports the registry, which imports this module.
-  const { timeoutReason } = require('./run') as typeof import('./run');
   return timeoutReason(timeoutMs);
 }
 

@@ -20,6 +20,8 @@ import { createSocket } from 'node:dgram';
 import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Check, RadiusSpec } from './types';
+import { ipv6Groups } from './ipv6';
+import { abortText, endOnce } from './ending';
 
 type Result = { up: boolean; reason: string };
 
@@ -42,17 +44,16 @@ export const checkRadius: Check<RadiusSpec> = (spec, { signal }) =>
     let request: { packet: Buffer; authenticator: Buffer } | null = null;
     let timer: NodeJS.Timeout | undefined;
     let closed = false;
-    const done = (up: boolean, reason: string) => {
-      if (closed) return;
-      closed = true;
-      if (timer) clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      sock.close();
-      resolve({ up, reason });
-    };
-    const onAbort = () => done(false, (signal.reason as Error)?.message ?? 'aborted');
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
+    const done = (up: boolean, reason: string) => end() && resolve({ up, reason });
+    const end = endOnce(
+      signal,
+      () => {
+        closed = true;
+        if (timer) clearTimeout(timer);
+        sock.close();
+      },
+      () => done(false, abortText(signal)),
+    );
     sock.on('error', (e: NodeJS.ErrnoException) => done(false, `${e.syscall ? e.syscall + ' ' : ''}${e.code ?? e.message}`));
     sock.on('message', (msg: Buffer) => {
       if (!request) return;
@@ -172,17 +173,7 @@ function md5(...parts: Buffer[]): Buffer {
 }
 
 function ipv6Bytes(address: string): Buffer {
-  let a = address.replace(/%.*$/, '');
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(a);
-  if (v4) {
-    const [b0, b1, b2, b3] = v4.slice(1).map(Number);
-    a = a.slice(0, v4.index) + ((b0 << 8) | b1).toString(16) + ':' + ((b2 << 8) | b3).toString(16);
-  }
-  const [head, tail] = a.includes('::') ? a.split('::') : [a, null];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === null ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
   const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16) || 0, i * 2));
+  ipv6Groups(address).forEach((g, i) => out.writeUInt16BE(g, i * 2));
   return out;
 }

@@ -8,35 +8,32 @@
  */
 import { performance } from 'node:perf_hooks';
 import { CHECKS } from './index';
+import { timeoutReason } from './reason';
 import type { CheckResult, ProbeSpec } from './types';
 
 /** Time a check gets after its deadline to report its own (more precise) reason. */
 const GRACE_MS = 25;
 
-export function formatSeconds(ms: number): string {
-  const s = ms / 1000;
-  return `${Number.isInteger(s) ? s : s.toFixed(1)} s`;
-}
-
-export function timeoutReason(ms: number): string {
-  return `timed out after ${formatSeconds(ms)}`;
-}
+export { formatSeconds, timeoutReason } from './reason';
 
 export async function runProbe(spec: ProbeSpec, outer?: AbortSignal): Promise<CheckResult> {
   const start = performance.now();
   const ac = new AbortController();
-  const deadline = setTimeout(() => ac.abort(new Error(timeoutReason(spec.timeoutMs))), spec.timeoutMs);
-  const onOuter = () => ac.abort(new Error('stopped'));
+  // One timer does both jobs: at the deadline it aborts the check, and GRACE_MS later it
+  // gives up waiting for a check that did not honour the abort.
+  let giveUp!: (r: { up: boolean; reason: string }) => void;
+  const backstop = new Promise<{ up: boolean; reason: string }>((resolve) => (giveUp = resolve));
+  const expire = (reason: string) => {
+    if (!ac.signal.aborted) ac.abort(new Error(reason));
+    timer = setTimeout(() => giveUp({ up: false, reason }), GRACE_MS);
+  };
+  let timer: NodeJS.Timeout = setTimeout(() => expire(timeoutReason(spec.timeoutMs)), spec.timeoutMs);
+  const onOuter = () => {
+    clearTimeout(timer);
+    expire('stopped');
+  };
   if (outer?.aborted) onOuter();
   else outer?.addEventListener('abort', onOuter, { once: true });
-  let grace: NodeJS.Timeout | undefined;
-  const backstop = new Promise<{ up: boolean; reason: string }>((resolve) => {
-    const fire = () => {
-      grace = setTimeout(() => resolve({ up: false, reason: (ac.signal.reason as Error).message }), GRACE_MS);
-    };
-    if (ac.signal.aborted) fire();
-    else ac.signal.addEventListener('abort', fire, { once: true });
-  });
   try {
     const check = CHECKS[spec.kind] as (s: ProbeSpec, c: { signal: AbortSignal }) => Promise<{ up: boolean; reason: string }>;
     const r = await Promise.race([check(spec, { signal: ac.signal }), backstop]);
@@ -44,9 +41,9 @@ export async function runProbe(spec: ProbeSpec, outer?: AbortSignal): Promise<Ch
   } catch (e) {
     return { up: false, reason: errorReason(e), ms: Math.round(performance.now() - start) };
   } finally {
-    clearTimeout(deadline);
-    if (grace) clearTimeout(grace);
+    clearTimeout(timer);
     outer?.removeEventListener('abort', onOuter);
+    // Whatever the check left listening on its signal is told it is over.
     if (!ac.signal.aborted) ac.abort(new Error('done'));
   }
 }

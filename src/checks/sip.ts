@@ -32,6 +32,7 @@ import { createSocket } from 'node:dgram';
 import { createConnection, isIPv6, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Check, SipSpec } from './types';
+import { abortText, endOnce } from './ending';
 
 type Result = { up: boolean; reason: string };
 
@@ -80,17 +81,16 @@ function sipUdp(spec: SipSpec, signal: AbortSignal): Promise<Result> {
     const sock = createSocket(isIPv6(spec.host) ? 'udp6' : 'udp4');
     let timer: NodeJS.Timeout | undefined;
     let closed = false;
-    const done = (up: boolean, reason: string) => {
-      if (closed) return;
-      closed = true;
-      if (timer) clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      sock.close();
-      resolve({ up, reason });
-    };
-    const onAbort = () => done(false, (signal.reason as Error)?.message ?? 'aborted');
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
+    const done = (up: boolean, reason: string) => end() && resolve({ up, reason });
+    const end = endOnce(
+      signal,
+      () => {
+        closed = true;
+        if (timer) clearTimeout(timer);
+        sock.close();
+      },
+      () => done(false, abortText(signal)),
+    );
     sock.on('error', (e: NodeJS.ErrnoException) => done(false, `${e.syscall ? e.syscall + ' ' : ''}${e.code ?? e.message}`));
     sock.on('message', (msg: Buffer) => {
       const text = msg.toString('latin1');

@@ -19,13 +19,12 @@
 import { createConnection, type Connection as MysqlConnection } from 'mysql2';
 import { Client as PgClient, type QueryResult } from 'pg';
 import type { Check, SqlSpec } from './types';
+import { timeoutReason } from './reason';
 
 type Result = { up: boolean; reason: string };
 
 function abortReason(signal: AbortSignal, timeoutMs: number): string {
   if (signal.reason instanceof Error) return signal.reason.message;
-  // Loaded on use: run.ts imports the registry, which imports this module.
-  const { timeoutReason } = require('./run') as typeof import('./run');
   return timeoutReason(timeoutMs);
 }
 

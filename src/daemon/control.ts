@@ -31,8 +31,8 @@ export interface ControlRequest {
 
 /** What every daemon runs besides the engine (metrics only when asked for). */
 async function defaultPlugins(req: ControlRequest, cfg: Config): Promise<DaemonPlugin[]> {
-  const { StatusSocket } = await import('./status.js');
-  const plugins: DaemonPlugin[] = [new StatusSocket()];
+  const [{ StatusSocket }, { MonitorFile }, { EmailAlerts }] = await Promise.all([import('./status.js'), import('./monitorfile.js'), import('./alerts.js')]);
+  const plugins: DaemonPlugin[] = [new StatusSocket(), new MonitorFile(), new EmailAlerts({ dryRun: req.opts.dryRun })];
   const metrics = req.opts.metrics ?? process.env.LDIRECTORD_METRICS ?? null;
   if (metrics) plugins.push(new (await import('./metrics.js')).Metrics(parseListen(metrics)));
   return [...plugins, ...(req.plugins?.(cfg) ?? [])];

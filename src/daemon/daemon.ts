@@ -17,7 +17,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync, accessSync, constants } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import { runProbe } from '../checks/run';
-import { ConfigError, formatWarning, type Config } from '../parser/model';
+import { closeHttpAgent } from '../checks/http';
+import { ConfigError, formatWarning, type Config, type DaemonStatus } from '../parser/model';
 import { readConfigFile } from '../parser/read-config';
 import { systemResolver } from '../parser/resolve';
 import { daemonHostname } from '../parser/locate';
@@ -29,6 +30,7 @@ import { createLogger, destinationFor, type DaemonLogger } from './logging';
 import { removePidFile, writePidFile } from './pidfile';
 import { Redactor } from './redact';
 import { maxChecksInFlight } from './limits';
+import { worldWritableWarnings } from './permissions';
 
 export const VERSION_STR = 'Linux Director v1.186-ha';
 
@@ -77,6 +79,12 @@ export class Daemon {
   readonly plugins: DaemonPlugin[];
   /** Reloads done and failed (status, metrics). */
   stats = { reloads: 0, reloadFailures: 0, lastReloadError: null as string | null };
+  /** Perl's $DAEMON_STATUS: what emailalertstatus filters on and alert mails report. */
+  status: DaemonStatus = 'starting';
+  /** Bumped by every start, reload and stop, so a late settle() cannot undo a newer status. */
+  private statusGen = 0;
+  /** Reals still awaiting their first check, as last counted by settle(). */
+  private pendingFirst = 0;
 
   constructor(
     cfg: Config,
@@ -102,6 +110,10 @@ export class Daemon {
       maxInFlight: maxChecksInFlight(),
       onEvent: (e) => {
         for (const p of this.plugins) p.event?.(e);
+        // The last first check: settle after the engine has handled it (its reconcile request).
+        if (e.type === 'transition' && (e.t.kind === 'up' || e.t.kind === 'down') && e.t.from === 'pending' && --this.pendingFirst === 0) {
+          queueMicrotask(() => this.settle(this.statusGen));
+        }
       },
       runFallbackCommand: (cmd, args) => {
         if (opts.dryRun) {
@@ -119,6 +131,7 @@ export class Daemon {
   async start(): Promise<void> {
     const { opts, log } = this;
     for (const w of this.config.warnings) log.warn(formatWarning(opts.configFile, w));
+    for (const w of worldWritableWarnings(opts.configFile, this.config)) log.warn(`Warning: ${w}`);
     log.info(opts.debug || this.config.global.supervised ? `Starting ${VERSION_STR} with pid: ${process.pid}` : `Starting ${VERSION_STR} as daemon`);
     if (opts.dryRun) log.info(`dry-run: commands are logged, the IPVS table is not changed (${this.ipvs.name})`);
     if (opts.writePid) writePidFile(opts.cfgname);
@@ -131,6 +144,7 @@ export class Daemon {
     process.on('SIGPIPE', () => undefined);
     await this.engine.start(this.config);
     for (const p of this.plugins) await p.start(this);
+    this.settle(this.statusGen);
     this.watch();
     opts.onReady?.();
   }
@@ -155,6 +169,9 @@ export class Daemon {
 
   private async reloadOnce(): Promise<void> {
     const { log, opts } = this;
+    const gen = ++this.statusGen;
+    const was = this.status;
+    this.status = 'reloading';
     let bytes: Buffer;
     let cfg: Config;
     try {
@@ -169,16 +186,41 @@ export class Daemon {
       const msg = e instanceof ConfigError ? e.message : `Error reading file ${opts.configFile}: ${(e as Error).message}`;
       this.stats.lastReloadError = msg;
       log.error(`${msg} (keeping the running configuration)`);
+      if (gen === this.statusGen) this.status = was;
+      this.settle(gen);
       return;
     }
     this.stats.reloads++;
     this.stats.lastReloadError = null;
     this.digest = md5(bytes);
     for (const w of cfg.warnings) log.warn(formatWarning(opts.configFile, w));
+    for (const w of worldWritableWarnings(opts.configFile, cfg)) log.warn(`Warning: ${w}`);
     this.config = cfg;
     this.redactor.update(cfg);
     await this.engine.reload(cfg);
     for (const p of this.plugins) p.reloaded?.(cfg);
+    this.settle(gen);
+  }
+
+  /**
+   * Leave 'starting' or 'reloading' the way Perl does: only once every real has had its
+   * first check (Perl checks them all inside ld_start) and the reconcile applying those
+   * results is done, so the start-up alerts carry 'starting' (emailalertstatus=running
+   * leaves them out, as it does with the original).
+   */
+  private settle(gen: number): void {
+    if (gen !== this.statusGen || this.stopping || this.status === 'running') return;
+    let pending = 0;
+    for (const m of this.engine.health.members.values()) if (m.state === 'pending') pending++;
+    this.pendingFirst = pending;
+    if (pending) return;
+    // Joins a reconcile in progress (and its follow-up run) or applies what is dirty now.
+    void this.engine
+      .reconcile({ context: 'run' })
+      .catch(() => undefined)
+      .then(() => {
+        if (gen === this.statusGen && !this.stopping) this.status = 'running';
+      });
   }
 
   /**
@@ -246,6 +288,8 @@ export class Daemon {
   /** Stop (bounded), then resolve `done` with the exit code. */
   stop(signal: string): Promise<number> {
     if (this.stopping) return this.stopping;
+    this.status = 'stopping';
+    this.statusGen++;
     this.stopping = (async () => {
       const bound = new Promise<void>((r) => setTimeout(r, STOP_BOUND_MS).unref());
       await Promise.race([this.stopInner(), bound]);
@@ -264,8 +308,13 @@ export class Daemon {
     await this.watcher?.close().catch(() => undefined);
     if (this.debounce) clearTimeout(this.debounce);
     if (this.pollTimer) clearTimeout(this.pollTimer);
-    for (const p of this.plugins) await Promise.resolve(p.stop?.()).catch(() => undefined);
-    await this.engine.stop();
+    // The engine first, so plugins (alerts, monitorfile) still see the stop-time purges.
+    try {
+      await this.engine.stop();
+    } finally {
+      for (const p of this.plugins) await Promise.resolve(p.stop?.()).catch(() => undefined);
+      await closeHttpAgent().catch(() => undefined);
+    }
   }
 }
 

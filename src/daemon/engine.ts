@@ -10,7 +10,7 @@
  * daemon, in dry-run, and in the unit tests with fake time and a fake kernel.
  */
 import type { CheckResult, ProbeSpec } from '../checks/types';
-import { virtualLabel, type Config, type VirtualService } from '../parser/model';
+import { virtualLabel, type Config, type RealServer, type VirtualService } from '../parser/model';
 import { plan, serviceIdOf, kernelDestKey, type Desired } from '../reconcile/plan';
 import type { Retired } from '../reconcile/diff';
 import type { IpvsAdapter } from '../reconcile/ipvsadm';
@@ -36,6 +36,8 @@ export type EngineEvent =
   | { type: 'check'; probe: ProbeDef; result: CheckResult; forced: boolean }
   | { type: 'transition'; t: Transition }
   | { type: 'applied'; op: Op; message: string }
+  /** At stop: a real taken out with its whole service (one -D, no op of its own), logged `Purged real server (stop): …`. */
+  | { type: 'purged'; v: VirtualService; r: RealServer; message: string }
   | { type: 'reconcile'; report: ReconcileReport; ms: number }
   | { type: 'fallbackcommand'; v: VirtualService; status: 'start' | 'stop' };
 
@@ -301,7 +303,10 @@ export class Engine {
     for (const v of clean) {
       const label = labelOf(v);
       v.reals.forEach((r, i) => {
-        if (view(v, i).state === 'up') this.deps.log.info(`Purged real server (stop): ${r.address.includes(':') ? `[${r.address}]` : r.address}:${r.port} (${label})`);
+        if (view(v, i).state !== 'up') return;
+        const message = `Purged real server (stop): ${r.address.includes(':') ? `[${r.address}]` : r.address}:${r.port} (${label})`;
+        this.deps.log.info(message);
+        this.deps.onEvent?.({ type: 'purged', v, r, message });
       });
     }
     const retire: Retired[] = clean.map((v) => ({ svc: serviceIdOf(v), label: labelOf(v), why: 'stop' }));

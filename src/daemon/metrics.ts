@@ -21,11 +21,12 @@ import type { Daemon, DaemonPlugin } from './daemon';
 import type { EngineEvent } from './engine';
 
 export function parseListen(spec: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(spec.trim());
+  // PORT, :PORT, ADDR:PORT or [IPv6]:PORT
+  const m = /^(?:(?:\[([^\]]+)\]|([^:[\]]*)):)?(\d+)$/.exec(spec.trim());
   if (!m) throw new Error(`invalid --metrics address ${JSON.stringify(spec)} (use [ADDR:]PORT)`);
   const host = m[1] ?? (m[2] || '127.0.0.1');
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) throw new Error(`invalid --metrics port ${port}`);
+  if (port > 65535) throw new Error(`invalid --metrics port ${port}`);
   return { host, port };
 }
 
@@ -60,7 +61,8 @@ export class Metrics implements DaemonPlugin {
         resolve();
       });
       this.server!.listen(this.listen.port, this.listen.host, () => {
-        d.log.info(`metrics on http://${this.listen.host.includes(':') ? `[${this.listen.host}]` : this.listen.host}:${this.listen.port}/metrics`);
+        const port = (this.server!.address() as { port: number }).port;
+        d.log.info(`metrics on http://${this.listen.host.includes(':') ? `[${this.listen.host}]` : this.listen.host}:${port}/metrics`);
         resolve();
       });
     });

@@ -123,6 +123,15 @@ const RE = {
   statusSep: P`\s*,\s*`,
 };
 
+/**
+ * An unknown line is quoted in its error message, as the original does; but a mistyped
+ * passwd/secret/login line (`passwd=hunter2` without quotes) would put the secret in every
+ * log and terminal that shows the error, so its value is masked.
+ */
+function maskSecret(line: string): string {
+  return line.replace(/^(\s*(?:passwd|password|secret|login)\s*=\s*).+$/i, '$1***');
+}
+
 /** Perl truthiness of a string: everything but "" and "0". */
 const truthy = (s: string | undefined): s is string => s !== undefined && s !== '' && s !== '0';
 const yesNo = (s: string) => s === 'yes' || s === 'no';
@@ -437,7 +446,7 @@ class ConfigReader {
       if (RE.gTimeout.test(linedata)) {
         this.err(line, 'timeout directive deprecated in favour of checktimeout and negotiatetimeout');
       }
-      this.err(line, `Unknown command ${chomp(linedata)}`);
+      this.err(line, `Unknown command ${maskSecret(chomp(linedata))}`);
     }
   }
 
@@ -649,7 +658,7 @@ class ConfigReader {
     } else if ((m = RE.commentDirective.exec(rcmd))) {
       v.comment = m[1]!;
     } else {
-      this.err(line, `Unknown command "${chomp(raw)}"`);
+      this.err(line, `Unknown command "${maskSecret(chomp(raw))}"`);
     }
   }
 

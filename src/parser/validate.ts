@@ -20,6 +20,11 @@ const SQL = new Set(['mysql', 'pgsql', 'oracle']);
 
 export function validateForChecks(file: string, virtuals: VirtualService[], lines: Map<VirtualService, Record<string, number>>): void {
   for (const v of virtuals) {
+    // schedflags go to ipvsadm as one argument: only the flag-list shape ipvsadm knows
+    // (the original took any \S+, so `-C` or `x;y` would have reached the command line).
+    if (v.schedflags !== null && !/^[a-z0-9][a-z0-9-]*(,[a-z0-9][a-z0-9-]*)*$/.test(v.schedflags)) {
+      throw new ConfigError(file, lines.get(v)?.schedflags ?? v.line, `invalid sched-flags "${v.schedflags}": a comma-separated list of flag names (e.g. sh-fallback,sh-port)`);
+    }
     const negotiates = v.checktype === 'negotiate' || v.checktype === 'combined';
     if (!negotiates) continue;
     const at = lines.get(v) ?? {};

@@ -70,6 +70,13 @@ interface Exec {
 }
 
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C' };
+/** Every token the planner produces: flags, numbers, addresses, scheduler names, flag lists. */
+const SAFE_TOKEN = /^(-[A-Za-z6]|[0-9A-Za-z.:[\],-]+)$/;
+/** How long an ipvsadm run may take before it is killed (LDIRECTORD_IPVSADM_TIMEOUT, seconds). */
+export function ipvsadmTimeoutMs(): number {
+  const s = Number(process.env.LDIRECTORD_IPVSADM_TIMEOUT);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 15000;
+}
 const MAX_OUTPUT = 256 * 1024 * 1024;
 
 export class Ipvsadm implements IpvsAdapter {
@@ -80,10 +87,10 @@ export class Ipvsadm implements IpvsAdapter {
 
   constructor(
     readonly name: string,
-    private readonly timeoutMs = 15000,
+    private readonly timeoutMs = ipvsadmTimeoutMs(),
   ) {}
 
-  private exec(args: string[], input?: string): Promise<Exec> {
+  private runIpvsadm(args: string[], input?: string): Promise<Exec> {
     this.spawned++;
     return new Promise((resolve) => {
       let child;
@@ -129,19 +136,19 @@ export class Ipvsadm implements IpvsAdapter {
     let table: Table | null = null;
     let first: IpvsError | null = null;
     if (!this.noSave) {
-      const r = await this.exec(['-S', '-n']);
+      const r = await this.runIpvsadm(['-S', '-n']);
       if (r.error === null && r.code === 0) table = this.checked(parseSave(r.stdout), ['-S', '-n'], r.stderr);
       else first = new IpvsError(failure(this.name, ['-S', '-n'], r), ['-S', '-n'], r.stderr);
     }
     if (table === null) {
       // Some ipvsadm stand-ins only list; the real one always has -S.
-      const r = await this.exec(['-L', '-n']);
+      const r = await this.runIpvsadm(['-L', '-n']);
       if (r.error !== null || r.code !== 0) throw first ?? new IpvsError(failure(this.name, ['-L', '-n'], r), ['-L', '-n'], r.stderr);
       table = this.checked(parseList(r.stdout), ['-L', '-n'], r.stderr);
       if (first) this.noSave = true;
     }
     if (opts.thresholds) {
-      const r = await this.exec(['-L', '-n', '--thresholds']);
+      const r = await this.runIpvsadm(['-L', '-n', '--thresholds']);
       // Without thresholds the reconciler simply does not compare them.
       if (r.error === null && r.code === 0) applyThresholds(table, r.stdout);
     }
@@ -156,13 +163,19 @@ export class Ipvsadm implements IpvsAdapter {
   }
 
   async run(commands: string[][]): Promise<RunResult> {
+    const bad = commands.flat().find((t) => !SAFE_TOKEN.test(t));
+    if (bad !== undefined) {
+      // Never reached through the parser's validation; kept so no value can ever smuggle an
+      // option or, through -R's line format, a whole extra command into ipvsadm.
+      return { ok: false, argv: commands.map((c) => `${this.name} ${c.join(' ')}`), stderr: `refused unsafe argument ${JSON.stringify(bad)}`, exit: null, error: 'refused' };
+    }
     if (commands.length === 1 || this.noRestore) {
       const results: RunResult[] = [];
-      for (const c of commands) results.push(toResult(this.name, c, await this.exec(c)));
+      for (const c of commands) results.push(toResult(this.name, c, await this.runIpvsadm(c)));
       return merge(results);
     }
     const input = commands.map(restoreLine).join('\n') + '\n';
-    const r = await this.exec(['-R'], input);
+    const r = await this.runIpvsadm(['-R'], input);
     if (r.code === 2 && !r.stderr && r.error === null) {
       // Not a real ipvsadm (the real one never exits 2 without a message): no -R here.
       this.noRestore = true;

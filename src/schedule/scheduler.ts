@@ -48,7 +48,8 @@ interface Slot {
   numConnects: number;
   /** The first run was scheduled at once (nothing known yet). */
   immediate: boolean;
-  abort: AbortController | null;
+  /** Aborted when the probe is removed or the scheduler stops (one per probe, not per check). */
+  abort: AbortController;
 }
 
 const NEGOTIATE_NEXT = 999_999;
@@ -97,7 +98,7 @@ export class Scheduler {
         continue;
       }
       const immediate = !known(key);
-      const s: Slot = { def, timer: null, running: false, queued: false, startedAt: null, due: now, numConnects: NEGOTIATE_NEXT, immediate, abort: null };
+      const s: Slot = { def, timer: null, running: false, queued: false, startedAt: null, due: now, numConnects: NEGOTIATE_NEXT, immediate, abort: new AbortController() };
       this.slots.set(key, s);
       this.arm(s, immediate ? now : now + this.rand() * def.intervalMs);
       added++;
@@ -121,7 +122,7 @@ export class Scheduler {
   private cancel(s: Slot): void {
     if (s.timer !== null) this.deps.clock.clearTimeout(s.timer);
     s.timer = null;
-    s.abort?.abort();
+    s.abort.abort();
     s.queued = false;
     const i = this.waiting.indexOf(s);
     if (i >= 0) this.waiting.splice(i, 1);
@@ -176,11 +177,7 @@ export class Scheduler {
     } else {
       const { spec, negotiate } = this.pickSpec(s);
       if (spec === null) result = { up: true, reason: 'checktype on', ms: 0 };
-      else {
-        s.abort = new AbortController();
-        result = await this.deps.run(spec, s.abort.signal);
-        s.abort = null;
-      }
+      else result = await this.deps.run(spec, s.abort.signal);
       if (s.def.watch.mode === 'combined') {
         if (negotiate) s.numConnects = result.up ? 0 : s.numConnects;
         else s.numConnects = result.up ? s.numConnects + 1 : NEGOTIATE_NEXT;

@@ -200,6 +200,7 @@ describe('checks: dns (real dnsmasq)', function () {
   });
 
   it("agrees with Perl's check_dns (same config, same server) on up/down and reason", async function () {
+    this.timeout(180000); // one Perl process per case; slow on a loaded machine
     requirePart(this, missingPerlChecks());
     const cf = (o: { protocol?: 'tcp' | 'udp'; port?: number; request: string; receive?: string; timeout?: number }) =>
       [

@@ -112,7 +112,7 @@ describe('checks: http negotiate', function () {
     await closeServer(web);
   });
 
-  it('is up on 200 and sends the Host header, Connection: close and GET', async () => {
+  it('is up on 200 and sends the Host header and GET, keeping the connection for the next check', async () => {
     seen.length = 0;
     const r = await runProbe(spec({ url: `http://${H}:${port}/ok`, hostHeader: 'www.example.test' }));
     assert.deepEqual([r.up, r.reason], [true, 'HTTP 200 OK']);
@@ -120,6 +120,22 @@ describe('checks: http negotiate', function () {
     assert.equal(seen[0]!.method, 'GET');
     assert.equal(seen[0]!.url, '/ok');
     assert.equal(seen[0]!.headers.host, 'www.example.test');
+    assert.notEqual(seen[0]!.headers.connection, 'close');
+  });
+
+  it('LDIRECTORD_HTTP_FRESH_CONNECTIONS=1 restores one connection per check (Connection: close), as Perl', async () => {
+    const { spawn } = await import('node:child_process');
+    const { join } = await import('node:path');
+    seen.length = 0;
+    const script = `const {runProbe}=require(${JSON.stringify(join(__dirname, '..', '..', 'src', 'checks', 'run.js'))});
+      runProbe({kind:'http',url:'http://${H}:${port}/ok',method:'GET',hostHeader:null,proxy:null,receive:null,timeoutMs:3000}).then(r=>{console.log(JSON.stringify(r));process.exit(0)})`;
+    const out = await new Promise<string>((resolve) => {
+      const c = spawn(process.execPath, ['-e', script], { env: { ...process.env, LDIRECTORD_HTTP_FRESH_CONNECTIONS: '1' } });
+      let o = '';
+      c.stdout.on('data', (b) => (o += b));
+      c.on('close', () => resolve(o));
+    });
+    assert.equal(JSON.parse(out).up, true);
     assert.equal(seen[0]!.headers.connection, 'close');
   });
 

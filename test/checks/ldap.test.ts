@@ -119,6 +119,7 @@ describe('checks: ldap / ldaps (real slapd)', function () {
   });
 
   it("agrees with Perl's check_ldap (same config, same server) on up/down and reason", async function () {
+    this.timeout(180000); // one Perl process per case; slow on a loaded machine
     requirePart(this, missingPerlChecks());
     const cf = (o: { service?: string; port?: number; request: string; receive?: string; login?: string; passwd?: string }) =>
       [

@@ -127,6 +127,7 @@ describe('checks: radius (real FreeRADIUS)', function () {
   });
 
   it("agrees with Perl's check_radius (same config, same server) on up/down", async function () {
+    this.timeout(180000); // one Perl process per case; slow on a loaded machine
     requirePart(this, missingPerlChecks());
     const cf = (o: { port?: number; login?: string; passwd?: string; secret?: string }) =>
       [

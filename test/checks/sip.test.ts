@@ -148,6 +148,7 @@ describe('checks: sip (real SIPp)', function () {
   });
 
   it("agrees with Perl's check_sip (same config, same server) on up/down", async function () {
+    this.timeout(180000); // one Perl process per case; slow on a loaded machine
     requirePart(this, missingPerlChecks());
     const cf = (s: { host: string; port: number; transport: 'udp' | 'tcp' }) =>
       [

@@ -124,6 +124,20 @@ const DELIBERATE: Record<string, { fix: string; expect: (perl: Json) => void }> 
       p.error = { line: 1, message: 'service=oracle negotiate checks are not supported by this ldirectord: use checktype=connect, or checktype=external with a checkcommand that runs your query' };
     },
   },
+  'unknown-in-block.cf': {
+    fix: 'the value of a mistyped secret line (passwd, password, secret, login) is masked in the error',
+    expect: (p) => {
+      assert.equal(p.error.message, 'Unknown command "\tpassword="x""');
+      p.error.message = 'Unknown command "\tpassword=***"';
+    },
+  },
+  'passwd-unquoted.cf': {
+    fix: 'an unquoted passwd is an error, and its value is masked in the message',
+    expect: (p) => {
+      assert.equal(p.error.message, 'Unknown command "\tpasswd=hunter2secret"');
+      p.error.message = 'Unknown command "\tpasswd=***"';
+    },
+  },
   'receive-invalid.cf': {
     fix: 'a receive string that is not a valid regex is a config error at its line (Perl died at the first check)',
     expect: (p) => {
