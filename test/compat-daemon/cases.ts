@@ -4,11 +4,15 @@ import { requirePart } from '../helpers/env';
 import { runScenario, type Ctx, type Scenario, type Step } from './scenario';
 import { missingPerlDaemon } from './sides';
 
-/** Fast checks: one pass a second; refused connections fail at once anyway. */
+/**
+ * One check pass a second. Every fault in these runs is immediate (a refused connection,
+ * an HTTP error, a wrong body), so the timeouts never slow a run down; they are generous
+ * so that a loaded machine (the scenarios run in parallel) cannot fail a healthy check.
+ */
 export const GLOBAL = `
 checkinterval=1
-checktimeout=1
-negotiatetimeout=2
+checktimeout=5
+negotiatetimeout=10
 `;
 
 /** Run a scenario and fail with every difference found (both tables, both logs). */
