@@ -52,17 +52,32 @@ const REQUESTS_PER_CONNECTION = 60;
 /** One connection per check, as Perl did (LDIRECTORD_HTTP_FRESH_CONNECTIONS=1). */
 const FRESH = process.env.LDIRECTORD_HTTP_FRESH_CONNECTIONS === '1';
 
-// --- the shared dispatcher ------------------------------------------------------------
+// --- one dispatcher per probe ---------------------------------------------------------
 
-let agent: Agent | undefined;
-/** The signal of the check whose dispatch() is running (undici connects synchronously in it). */
-let dispatching: AbortSignal | null = null;
+/**
+ * Each probe (an HttpSpec object: one real, one check) has its own undici Agent, so the
+ * connection it keeps is its own. A probe's checks never overlap, so its agent always
+ * knows which check a connect belongs to: a connect or TLS handshake still running at
+ * that check's deadline is destroyed then (undici alone would leave it running), and
+ * never on behalf of another probe's deadline. Sharing one agent would queue two probes
+ * of the same server (two virtuals checking one real) behind one connection, and let one
+ * probe's deadline tear down a connection the other was waiting for.
+ */
+interface ProbeConn {
+  agent: Agent;
+  /** The signal of this probe's check in progress (null between checks). */
+  signal: AbortSignal | null;
+}
 
-function sharedAgent(): Agent {
-  if (agent) return agent;
-  const inner = buildConnector({ rejectUnauthorized: false, timeout: 0 });
+const conns = new Map<HttpSpec, ProbeConn>();
+const connector = buildConnector({ rejectUnauthorized: false, timeout: 0 }) as unknown as (o: buildConnector.Options, cb: buildConnector.Callback) => Socket;
+
+function connFor(spec: HttpSpec): ProbeConn {
+  let c = conns.get(spec);
+  if (c) return c;
+  const conn: ProbeConn = { agent: undefined as unknown as Agent, signal: null };
   const connect: buildConnector.connector = (opts, callback) => {
-    const signal = dispatching;
+    const signal = conn.signal;
     let settled = false;
     let sock: Socket | undefined;
     const giveUp = (err: Error) => {
@@ -72,7 +87,7 @@ function sharedAgent(): Agent {
     const orphan = signal ? undefined : setTimeout(() => giveUp(new Error('connect timed out')), ORPHAN_CONNECT_MS);
     signal?.addEventListener('abort', onAbort, { once: true });
     // buildConnector's connector returns the socket it creates (its type says void).
-    sock = (inner as unknown as (o: buildConnector.Options, cb: buildConnector.Callback) => Socket)(opts, (...args) => {
+    sock = connector(opts, (...args) => {
       settled = true;
       signal?.removeEventListener('abort', onAbort);
       if (orphan) clearTimeout(orphan);
@@ -80,28 +95,37 @@ function sharedAgent(): Agent {
     });
     if (signal?.aborted) onAbort();
   };
-  agent = new Agent({
+  conn.agent = new Agent({
     connect,
     // The check's signal bounds every phase; undici's own timers would cut long checks
     // (negotiatetimeout defaults to 30 s) short.
     headersTimeout: 0,
     bodyTimeout: 0,
     pipelining: 1,
-    // One connection per real, kept between checks (checkinterval is usually 1-10 s; the
-    // server's own Keep-Alive timeout hint, when it sends one, wins).
+    // One connection kept between the probe's checks (checkinterval is usually 1-10 s;
+    // the server's own Keep-Alive timeout hint, when it sends one, wins).
     connections: 1,
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 60_000,
     maxRequestsPerClient: REQUESTS_PER_CONNECTION,
   });
-  return agent;
+  conns.set(spec, conn);
+  return conn;
 }
 
-/** Close the shared dispatcher (daemon stop, tests). The next check makes a new one. */
+/** Free a probe's kept connection (the probe was removed or replaced by a reload). */
+export function releaseHttp(spec: HttpSpec): void {
+  const c = conns.get(spec);
+  if (!c) return;
+  conns.delete(spec);
+  void c.agent.destroy().catch(() => undefined);
+}
+
+/** Close every kept connection (daemon stop, tests). */
 export async function closeHttpAgent(): Promise<void> {
-  const a = agent;
-  agent = undefined;
-  if (a) await a.destroy();
+  const all = [...conns.values()];
+  conns.clear();
+  await Promise.all(all.map((c) => c.agent.destroy().catch(() => undefined)));
 }
 
 // --- one request ----------------------------------------------------------------------
@@ -150,7 +174,7 @@ function describe(e: unknown, phase: 'connect' | 'request' | 'body', tls: boolea
   return phase === 'request' ? `no response: ${what}` : `${statusLine}, then the body failed: ${what}`;
 }
 
-function oneRequest(url: URL, method: 'GET' | 'HEAD', host: string | null, auth: string | null, proxy: URL | null, keepBody: boolean, signal: AbortSignal): Promise<Hop> {
+function oneRequest(conn: ProbeConn, url: URL, method: 'GET' | 'HEAD', host: string | null, auth: string | null, proxy: URL | null, keepBody: boolean, signal: AbortSignal): Promise<Hop> {
   return new Promise<Hop>((resolve, reject) => {
     const tls = url.protocol === 'https:';
     // LWP's proxy was set for the http scheme only: https goes direct even for http_proxy.
@@ -226,13 +250,10 @@ function oneRequest(url: URL, method: 'GET' | 'HEAD', host: string | null, auth:
     };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    dispatching = signal;
     try {
-      sharedAgent().dispatch(opts, handler);
+      conn.agent.dispatch(opts, handler);
     } catch (e) {
       finish(new HopError(describe(e, 'connect', tls, '')));
-    } finally {
-      dispatching = null;
     }
   });
 }
@@ -291,6 +312,17 @@ export const checkHttp: Check<HttpSpec> = async (spec, { signal }) => {
   if (urls === null) return { up: false, reason: `invalid URL ${spec.url.replace(/\/\/[^/@]*@/, '//***@')}` };
   let url = urls.url;
   const proxy = urls.proxy;
+  const conn = connFor(spec);
+  conn.signal = signal;
+  try {
+    return await exchange(spec, conn, url, proxy, signal);
+  } finally {
+    conn.signal = null;
+  }
+};
+
+async function exchange(spec: HttpSpec, conn: ProbeConn, first: URL, proxy: URL | null, signal: AbortSignal): Promise<{ up: boolean; reason: string }> {
+  let url = first;
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { up: false, reason: `unsupported URL scheme ${url.protocol.slice(0, -1)}` };
   const keepBody = spec.receive !== null && spec.method === 'GET';
   let host = spec.hostHeader;
@@ -302,14 +334,14 @@ export const checkHttp: Check<HttpSpec> = async (spec, { signal }) => {
     // header on a redirect (it only drops Host and Cookie).
     if (url.username || url.password) auth = basicAuth(url);
     try {
-      hop = await oneRequest(url, spec.method, host, auth, proxy, keepBody, signal);
+      hop = await oneRequest(conn, url, spec.method, host, auth, proxy, keepBody, signal);
     } catch (e) {
       if (signal.aborted) return { up: false, reason: abortReason(signal, spec.timeoutMs) };
       // A kept-alive connection the server closed while idle fails before any response:
       // that says nothing about the server, so ask once more on a fresh connection.
       if (!FRESH && e instanceof HopError && e.retryable) {
         try {
-          hop = await oneRequest(url, spec.method, host, auth, proxy, keepBody, signal);
+          hop = await oneRequest(conn, url, spec.method, host, auth, proxy, keepBody, signal);
         } catch (e2) {
           if (signal.aborted) return { up: false, reason: abortReason(signal, spec.timeoutMs) };
           return { up: false, reason: e2 instanceof HopError ? e2.message : String(e2) };
@@ -338,4 +370,4 @@ export const checkHttp: Check<HttpSpec> = async (spec, { signal }) => {
   spec.receive.lastIndex = 0;
   if (spec.receive.test(body)) return { up: true, reason: hop.statusLine + via };
   return { up: false, reason: `receive "${want}" not found in ${hop.capped ? `the first ${formatBytes(BODY_CAP)} of the` : formatBytes(hop.bytes)} body` };
-};
+}

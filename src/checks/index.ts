@@ -5,7 +5,7 @@
 import type { Check, ProbeKind, ProbeSpec } from './types';
 import { checkConnect } from './connect';
 import { checkNone } from './none';
-import { checkHttp } from './http';
+import { checkHttp, releaseHttp } from './http';
 import { checkSql } from './sql';
 import { checkExternal } from './external';
 import { checkPing } from './ping';
@@ -41,3 +41,13 @@ export const CHECKS: Registry = {
   sip: checkSip,
   simpletcp: checkSimpleTcp,
 };
+
+/**
+ * Per-probe resources a check kind keeps between checks (HTTP: the probe's kept
+ * connection), freed when the probe goes away (reload, stop).
+ */
+const RELEASE: { [K in ProbeKind]?: (spec: Extract<ProbeSpec, { kind: K }>) => void } = { http: releaseHttp };
+
+export function releaseSpec(spec: ProbeSpec): void {
+  (RELEASE[spec.kind] as ((s: ProbeSpec) => void) | undefined)?.(spec);
+}

@@ -23,11 +23,21 @@ export async function runProbe(spec: ProbeSpec, outer?: AbortSignal): Promise<Ch
   // gives up waiting for a check that did not honour the abort.
   let giveUp!: (r: { up: boolean; reason: string }) => void;
   const backstop = new Promise<{ up: boolean; reason: string }>((resolve) => (giveUp = resolve));
+  let settled = false;
   const expire = (reason: string) => {
+    if (settled) return;
     if (!ac.signal.aborted) ac.abort(new Error(reason));
     timer = setTimeout(() => giveUp({ up: false, reason }), GRACE_MS);
   };
-  let timer: NodeJS.Timeout = setTimeout(() => expire(timeoutReason(spec.timeoutMs)), spec.timeoutMs);
+  // The deadline is judged after the I/O that is already waiting. Node runs due timers
+  // before it polls sockets, so on a starved or briefly blocked event loop a deadline
+  // timer that fires late would otherwise condemn a server whose answer arrived in time
+  // and sits unread in the socket buffer. setImmediate runs after that poll.
+  const deadline = () => {
+    immediate = setImmediate(() => expire(timeoutReason(spec.timeoutMs)));
+  };
+  let immediate: NodeJS.Immediate | undefined;
+  let timer: NodeJS.Timeout = setTimeout(deadline, spec.timeoutMs);
   const onOuter = () => {
     clearTimeout(timer);
     expire('stopped');
@@ -41,7 +51,9 @@ export async function runProbe(spec: ProbeSpec, outer?: AbortSignal): Promise<Ch
   } catch (e) {
     return { up: false, reason: errorReason(e), ms: Math.round(performance.now() - start) };
   } finally {
+    settled = true;
     clearTimeout(timer);
+    if (immediate) clearImmediate(immediate);
     outer?.removeEventListener('abort', onOuter);
     // Whatever the check left listening on its signal is told it is over.
     if (!ac.signal.aborted) ac.abort(new Error('done'));

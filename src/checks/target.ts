@@ -9,7 +9,7 @@
  * Pure: no I/O. The scheduler decides when each spec runs (combined, on, off, maintenance).
  */
 import { perlRegex, toByteString } from '../parser/perl-regex';
-import { checkPort, hostPort, type RealServer, type VirtualService } from '../parser/model';
+import { bracketHost, checkPort, hostPort, type RealServer, type VirtualService } from '../parser/model';
 import type { ConnectSpec, ProbeSpec, Receive } from './types';
 
 /** How a real is watched, per its virtual's checktype. */
@@ -43,7 +43,7 @@ export function watchFor(v: VirtualService, r: RealServer): Watch {
 }
 
 /** Perl bracketed form of an address, as $$r{server} holds it. */
-const bracketed = (addr: string) => (addr.includes(':') ? `[${addr}]` : addr);
+const bracketed = bracketHost;
 const seconds = (s: number) => s * 1000;
 
 /** Compile a receive string (Perl regex) for byte-string matching; empty = any answer. */

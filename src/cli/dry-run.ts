@@ -16,7 +16,7 @@
  */
 import { runProbe } from '../checks/run';
 import type { CheckResult } from '../checks/types';
-import { ConfigError, formatWarning, type Config, type VirtualService } from '../parser/model';
+import { ConfigError, formatWarning, hostPort, type Config, type VirtualService } from '../parser/model';
 import { locateConfig, daemonHostname } from '../parser/locate';
 import { readConfigFile } from '../parser/read-config';
 import { systemResolver } from '../parser/resolve';
@@ -26,7 +26,7 @@ import { opArgv, restoreLine } from '../reconcile/ops';
 import { plan, serviceIdOf, kernelDestKey } from '../reconcile/plan';
 import type { Table } from '../reconcile/table';
 import { Health } from '../schedule/health';
-import { buildProbes } from '../schedule/probes';
+import { buildProbes, memberKey } from '../schedule/probes';
 import { Maintenance } from '../schedule/maintenance';
 import { maxChecksInFlight } from '../daemon/limits';
 import { Redactor } from '../daemon/redact';
@@ -124,13 +124,13 @@ function describeVirtual(v: VirtualService, health: Health, results: Map<string,
   const mine = ops.filter((o) => (o.kind === 'deleteService' ? o.svc.key : o.svc.key) === id.key);
   const action = mine.some((o) => o.kind === 'addService') ? 'add' : mine.some((o) => o.kind === 'editService') ? 'change' : mine.length ? 'update reals' : 'unchanged';
   const reals = v.reals.map((r, i) => {
-    const mh = health.members.get(`${v.id}|${r.address.includes(':') ? `[${r.address}]` : r.address}:${r.port}`);
+    const mh = health.members.get(memberKey(v, r));
     const res = mh?.probe ? results.get(mh.probe)?.result : undefined;
     const key = kernelDestKey(v, r.address, r.port, r.forward);
     const kernel = table.get(id.key)?.dests.get(key) ?? null;
     const state = view(v, i).state;
     return {
-      real: `${r.address.includes(':') ? `[${r.address}]` : r.address}:${r.port}`,
+      real: hostPort(r.address, r.port),
       state,
       reason: res?.reason ?? (v.checktype === 'off' ? 'checktype off' : null),
       ms: res?.ms ?? null,

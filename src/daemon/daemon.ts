@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync, accessSync, constants } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import { runProbe } from '../checks/run';
+import { releaseSpec } from '../checks/index';
 import { closeHttpAgent } from '../checks/http';
 import { ConfigError, formatWarning, type Config, type DaemonStatus } from '../parser/model';
 import { readConfigFile } from '../parser/read-config';
@@ -107,6 +108,7 @@ export class Daemon {
       ipvs: this.ipvs,
       log: this.log,
       runProbe,
+      releaseProbe: releaseSpec,
       maxInFlight: maxChecksInFlight(),
       onEvent: (e) => {
         for (const p of this.plugins) p.event?.(e);

@@ -10,7 +10,7 @@
  * daemon, in dry-run, and in the unit tests with fake time and a fake kernel.
  */
 import type { CheckResult, ProbeSpec } from '../checks/types';
-import { virtualLabel, type Config, type RealServer, type VirtualService } from '../parser/model';
+import { hostPort, virtualLabel, type Config, type RealServer, type VirtualService } from '../parser/model';
 import { plan, serviceIdOf, kernelDestKey, type Desired } from '../reconcile/plan';
 import type { Retired } from '../reconcile/diff';
 import type { IpvsAdapter } from '../reconcile/ipvsadm';
@@ -46,6 +46,8 @@ export interface EngineDeps {
   ipvs: IpvsAdapter;
   log: Logger;
   runProbe: (spec: ProbeSpec, signal: AbortSignal) => Promise<CheckResult>;
+  /** Free what a check kept for a probe that is gone (a kept HTTP connection). */
+  releaseProbe?: (spec: ProbeSpec) => void;
   maxInFlight: number;
   onEvent?: (e: EngineEvent) => void;
   /** Run fallbackcommand (`<cmd> start|stop <vserver>:<vport> <protocol>`). */
@@ -84,6 +86,7 @@ export class Engine {
     this.scheduler = new Scheduler({
       clock: deps.clock,
       run: deps.runProbe,
+      release: deps.releaseProbe,
       onResult: (p, r, f) => this.onResult(p, r, f),
       inMaintenance: (p) => this.maintenance.has(p.address, p.port),
       maxInFlight: deps.maxInFlight,
@@ -151,7 +154,7 @@ export class Engine {
 
   private logTransition(t: Transition): void {
     const m = t.member.member;
-    const real = `${m.r.address.includes(':') ? `[${m.r.address}]` : m.r.address}:${m.r.port}`;
+    const real = hostPort(m.r.address, m.r.port);
     const log = this.deps.log;
     switch (t.kind) {
       case 'soft':
@@ -312,7 +315,7 @@ export class Engine {
       const label = labelOf(v);
       v.reals.forEach((r, i) => {
         if (view(v, i).state !== 'up') return;
-        const message = `Purged real server (stop): ${r.address.includes(':') ? `[${r.address}]` : r.address}:${r.port} (${label})`;
+        const message = `Purged real server (stop): ${hostPort(r.address, r.port)} (${label})`;
         this.deps.log.info(message);
         this.deps.onEvent?.({ type: 'purged', v, r, message });
       });

@@ -15,6 +15,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { hostPort } from '../parser/model';
 import { kernelDestKey, serviceIdOf } from '../reconcile/plan';
 import { memberKey } from '../schedule/probes';
 import type { Daemon, DaemonPlugin } from './daemon';
@@ -62,7 +63,7 @@ export class Metrics implements DaemonPlugin {
       });
       this.server!.listen(this.listen.port, this.listen.host, () => {
         const port = (this.server!.address() as { port: number }).port;
-        d.log.info(`metrics on http://${this.listen.host.includes(':') ? `[${this.listen.host}]` : this.listen.host}:${port}/metrics`);
+        d.log.info(`metrics on http://${hostPort(this.listen.host, port)}/metrics`);
         resolve();
       });
     });

@@ -16,7 +16,7 @@
  * redactor, so a passwd/login that ends up in a request or a check message is not written.
  */
 import { appendFile } from 'node:fs';
-import type { RealServer, VirtualService } from '../parser/model';
+import { bracketHost, type RealServer, type VirtualService } from '../parser/model';
 import type { DaemonPlugin } from './daemon';
 import type { EngineEvent, Logger } from './engine';
 import { perlLocaltime } from './logging';
@@ -54,7 +54,7 @@ export function realIdStr(v: VirtualService, r: RealServer): string {
   if (v.checktype === 'negotiate' || v.checktype === 'combined') check = `${v.checktype}:${v.service}`;
   else if (v.checktype === 'external' || v.checktype === 'external-perl') check = `${v.checktype}:${v.checkcommand}`;
   else check = v.checktype;
-  const server = r.address.includes(':') ? `[${r.address}]` : r.address;
+  const server = bracketHost(r.address);
   return [check, v.protocol, server, r.port, v.virtualhost ?? '', v.checkport ?? '', r.weight, r.forward, quotemeta(request), quotemeta(receive)].join(':');
 }
 

@@ -7,6 +7,7 @@
  */
 import { lstatSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { hostPort } from '../parser/model';
 import type { Retired } from '../reconcile/diff';
 import { kernelDestKey, serviceIdOf } from '../reconcile/plan';
 import { memberKey } from '../schedule/probes';
@@ -49,7 +50,7 @@ export function statusOf(d: Daemon): object {
       const p = mh?.probe ? e.health.probes.get(mh.probe) : undefined;
       const dest = svc?.dests.get(kernelDestKey(v, r.address, r.port, r.forward));
       return {
-        real: `${r.address.includes(':') ? `[${r.address}]` : r.address}:${r.port}`,
+        real: hostPort(r.address, r.port),
         state: mh?.state ?? 'pending',
         weight: r.weight,
         kernelWeight: dest ? dest.weight : null,
@@ -64,7 +65,7 @@ export function statusOf(d: Daemon): object {
     let fallback: VirtualStatus['fallback'] = null;
     if (v.fallback) {
       const dest = svc?.dests.get(kernelDestKey(v, v.fallback.address, v.fallback.port, v.fallback.forward));
-      fallback = { server: `${v.fallback.address.includes(':') ? `[${v.fallback.address}]` : v.fallback.address}:${v.fallback.port}`, inKernel: Boolean(dest), kernelWeight: dest?.weight ?? null };
+      fallback = { server: hostPort(v.fallback.address, v.fallback.port), inKernel: Boolean(dest), kernelWeight: dest?.weight ?? null };
     }
     return { id: v.id, service: labelOf(v), inKernel: Boolean(svc), scheduler: v.scheduler, quiescent: v.quiescent, reals, fallback };
   });

@@ -163,9 +163,14 @@ export function virtualId(v: Pick<VirtualService, 'protocol' | 'ipv6' | 'address
   return `${v.protocol}:${hostPort(v.address!, v.port)}`;
 }
 
+/** `1.2.3.4` or `[2001:db8::1]`: an address ready to have `:port` or a path appended. */
+export function bracketHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
 /** `1.2.3.4:80` or `[2001:db8::1]:80`, the form ipvsadm and the logs use. */
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+export function hostPort(address: string, port: number | string): string {
+  return `${bracketHost(address)}:${port}`;
 }
 
 /** Perl get_virtual: `ip:port`, or the fwmark number. Used in log lines. */

@@ -3,7 +3,7 @@
  * `fwm:5`, `fwm6:5`), destinations keyed `ip:port` as ipvsadm prints them
  * (`10.0.0.2:80`, `[2001:db8::2]:80`), and the ipvsadm argv for every operation.
  */
-import type { Forward } from '../parser/model';
+import { hostPort, type Forward } from '../parser/model';
 
 export type Proto = 'tcp' | 'udp' | 'fwm';
 
@@ -103,7 +103,7 @@ function normalizeNetmask(m: string | null): string | null {
 
 /** `ip:port` with IPv6 in brackets. */
 export function destKey(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+  return hostPort(address, port);
 }
 
 export function cloneTable(t: Table): Table {

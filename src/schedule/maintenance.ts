@@ -10,6 +10,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { lookupService } from 'node:dns/promises';
+import { bracketHost } from '../parser/model';
 
 export class Maintenance {
   private files = new Set<string>();
@@ -47,7 +48,7 @@ export class Maintenance {
     if (!this.dir) return false;
     void this.refresh();
     if (this.files.size === 0) return false;
-    const ip = address.includes(':') ? `[${address}]` : address;
+    const ip = bracketHost(address);
     if (this.files.has(`${ip}:${port}`) || this.files.has(ip)) return true;
     if (!this.names.has(address)) {
       this.names.set(address, null);

@@ -27,6 +27,8 @@ export interface SchedulerDeps {
   run: (spec: ProbeSpec, signal: AbortSignal) => Promise<CheckResult>;
   /** Deliver a result. `forced`: maintenance, bypassing failurecount. */
   onResult: (probe: ProbeDef, result: CheckResult, forced: boolean) => void;
+  /** Free what a check kept for a probe that is gone (checks/index.ts releaseSpec). */
+  release?: (spec: ProbeSpec) => void;
   /** Whether a real is in maintenance (maintenance.ts); absent means never. */
   inMaintenance?: (probe: ProbeDef) => boolean;
   maxInFlight: number;
@@ -85,6 +87,7 @@ export class Scheduler {
       if (defs.has(key)) continue;
       this.cancel(slot);
       this.slots.delete(key);
+      for (const spec of specsOf(slot.def)) this.deps.release?.(spec);
       removed++;
     }
     const now = this.deps.clock.now();
@@ -92,7 +95,9 @@ export class Scheduler {
       const slot = this.slots.get(key);
       if (slot) {
         const intervalChanged = slot.def.intervalMs !== def.intervalMs;
-        slot.def = def;
+        // Same key, same check: keep the spec objects the probe already uses (and whatever
+        // the check keeps for them, such as an HTTP connection).
+        slot.def = { ...def, watch: slot.def.watch };
         if (intervalChanged && !slot.running && !slot.queued) this.arm(slot, Math.min(slot.due, now + def.intervalMs));
         kept++;
         continue;
@@ -112,10 +117,13 @@ export class Scheduler {
     if (s && !s.running && !s.queued) this.arm(s, this.deps.clock.now());
   }
 
-  /** Stop everything: timers cancelled, checks in flight aborted. */
+  /** Stop everything: timers cancelled, checks in flight aborted, kept resources freed. */
   stop(): void {
     this.stopped = true;
-    for (const s of this.slots.values()) this.cancel(s);
+    for (const s of this.slots.values()) {
+      this.cancel(s);
+      for (const spec of specsOf(s.def)) this.deps.release?.(spec);
+    }
     this.waiting.length = 0;
   }
 
@@ -208,4 +216,9 @@ export class Scheduler {
       void this.start(next);
     }
   }
+}
+
+function specsOf(def: ProbeDef): ProbeSpec[] {
+  const w = def.watch;
+  return w.mode === 'probe' ? [w.spec] : w.mode === 'combined' ? [w.negotiate, w.connect] : [];
 }

@@ -3,6 +3,8 @@
  * backstop for a check that ignores its signal, and exceptions turned into results.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeHttpAgent } from '../../src/checks/http';
 import { CHECKS } from '../../src/checks/index';
 import { errorReason, formatSeconds, runProbe, timeoutReason } from '../../src/checks/run';
 import type { NoneSpec } from '../../src/checks/types';
@@ -73,5 +75,34 @@ describe('checks: runner', () => {
     };
     await runProbe(none());
     assert.equal(sig?.aborted, true);
+  });
+
+  it('a deadline that fires late on a blocked event loop looks at the answer that arrived first', async function () {
+    // The server (another process, so it is not blocked with us) answers 100 ms after the
+    // request. This process is busy from the moment the request is in until well after
+    // the deadline; the answer waits in the socket buffer. Node runs overdue timers before
+    // it polls sockets: without the deferral the deadline would report "timed out" for a
+    // server that answered in time.
+    const script = `
+      const s = require('net').createServer((c) => c.once('data', () => {
+        process.send('request');
+        setTimeout(() => c.end('HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nOK'), 100);
+      }));
+      s.listen(0, '127.0.0.1', () => process.send(s.address().port));`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    try {
+      const port = await new Promise<number>((r) => child.once('message', (m) => r(m as number)));
+      const gotRequest = new Promise<void>((r) => child.once('message', () => r()));
+      const url = `http://127.0.0.1:${port}/`;
+      const pending = runProbe({ kind: 'http', url, method: 'GET', hostHeader: null, proxy: null, receive: null, timeoutMs: 300 });
+      await gotRequest;
+      const until = Date.now() + 600;
+      while (Date.now() < until);
+      const r = await pending;
+      assert.deepEqual([r.up, r.reason], [true, 'HTTP 200 OK']);
+    } finally {
+      child.kill();
+      await closeHttpAgent();
+    }
   });
 });

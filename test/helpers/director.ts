@@ -99,12 +99,12 @@ export class Director {
     if (s) await new Promise<void>((r) => s.close(() => r()));
   }
 
-  async waitFor<T>(what: string, fn: () => T | false | null | undefined, timeoutMs = 15000): Promise<T> {
+  async waitFor<T>(what: string, fn: () => T | false | null | undefined | Promise<T | false | null | undefined>, timeoutMs = 15000): Promise<T> {
     const until = Date.now() + timeoutMs;
     let last: unknown;
     for (;;) {
       try {
-        const v = fn();
+        const v = await fn();
         if (v) return v;
         last = v;
       } catch (e) {
