@@ -16,7 +16,7 @@ export function connectScenario(quiescent: 'no' | 'yes', net: number, readd = fa
 ${readd ? 'readdquiescent=yes\n' : ''}
 virtual=${v1}
 	real=${ip(2)}:8080 masq 1
-	real=${ip(3)}:8080 masq 5
+	real=${ip(3)}:8080 masq 5 l:10 u:100
 	checktype=connect
 	fallback=${ip(9)}:80
 
@@ -30,7 +30,7 @@ virtual=${v2}
 ${readd ? 'readdquiescent=yes\n' : ''}
 virtual=${v1}
 	real=${ip(2)}:8080 masq 3
-	real=${ip(3)}:8080 masq 5
+	real=${ip(3)}:8080 masq 5 l:10 u:100
 	checktype=connect
 	fallback=${ip(9)}:80
 
@@ -49,6 +49,9 @@ virtual=${v3}
   /** A real that is down: at weight 0 with quiescent=yes, absent with quiescent=no. */
   const down = (v: string, r: string) => (quiescent === 'yes' ? [d(v, r, '-m', 0)] : []);
   const fb = d(v1, `${ip(9)}:80`, '-g', 1);
+  /** 127.40.<net>.3 has connection thresholds (l:10 u:100): the kernel keeps them, quiesced or not. */
+  const th = (line: string) => `${line} -x 100 -y 10`;
+  const r3 = (w: number) => th(d(v1, `${ip(3)}:8080`, '-m', w));
 
   return {
     name: `connect-q${quiescent}${readd ? '-readd' : ''}`,
@@ -64,19 +67,19 @@ virtual=${v3}
           await c.start();
           await c.status(0, 'running');
         },
-        { flap: true, ours: [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 1), d(v1, `${ip(3)}:8080`, '-m', 5), S2, d(v2, `${ip(4)}:8080`, '-m', 2)] },
+        { flap: true, ours: [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 1), r3(5), S2, d(v2, `${ip(4)}:8080`, '-m', 2)] },
       ),
       ...faults(net, 8080, {
         ours: {
-          'one down': [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 1), ...down(v1, `${ip(3)}:8080`), S2, d(v2, `${ip(4)}:8080`, '-m', 2)],
-          'all down': [...unmanaged, S1, ...down(v1, `${ip(2)}:8080`), ...down(v1, `${ip(3)}:8080`), fb, S2, d(v2, `${ip(4)}:8080`, '-m', 2)],
-          'one back': [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 1), ...down(v1, `${ip(3)}:8080`), S2, d(v2, `${ip(4)}:8080`, '-m', 2)],
-          'all back': [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 1), d(v1, `${ip(3)}:8080`, '-m', 5), S2, d(v2, `${ip(4)}:8080`, '-m', 2)],
+          'one down': [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 1), ...down(v1, `${ip(3)}:8080`).map(th), S2, d(v2, `${ip(4)}:8080`, '-m', 2)],
+          'all down': [...unmanaged, S1, ...down(v1, `${ip(2)}:8080`), ...down(v1, `${ip(3)}:8080`).map(th), fb, S2, d(v2, `${ip(4)}:8080`, '-m', 2)],
+          'one back': [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 1), ...down(v1, `${ip(3)}:8080`).map(th), S2, d(v2, `${ip(4)}:8080`, '-m', 2)],
+          'all back': [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 1), r3(5), S2, d(v2, `${ip(4)}:8080`, '-m', 2)],
         },
       }),
       step('reload: a weight changed, a virtual added, one removed', (c) => c.reload(cfg2), {
         flap: true,
-        ours: [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 3), d(v1, `${ip(3)}:8080`, '-m', 5), S3, d(v3, `${ip(5)}:8080`, '-m', 1), ...down(v3, `${ip(6)}:8080`)],
+        ours: [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 3), r3(5), S3, d(v3, `${ip(5)}:8080`, '-m', 1), ...down(v3, `${ip(6)}:8080`)],
       }),
       step(
         'stop',
