@@ -31,8 +31,8 @@ ${last}`;
     const good = body('');
     // The error is in the virtual block, after its reals.
     const broken = body('\tnosuchdirective=1\n');
-    const W1 = 'W-1 (src/daemon/control.ts: status/stop/reload never delete a running daemon\'s pid file)';
-    const W14 = 'W-14 (src/daemon/daemon.ts: an invalid reload keeps the running config whole)';
+    const W1 = 'W-1 (README: status and stop work from the pid file with a broken config, and never delete a running daemon\'s pid file)';
+    const W14 = 'W-14 (README: a reload parses the whole new file first; an invalid file changes nothing)';
     await check(this, {
       name: 'broken-reload',
       config: good,

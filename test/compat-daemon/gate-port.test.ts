@@ -12,7 +12,7 @@ describe('daemon vs the Perl original, side by side: gate port rewrite', functio
 
   it('gate reals on another port than the virtual (the kernel rewrites it, W-6), quiescent=yes and =no', async function () {
     const ip = (n: number) => `127.40.4.${n}`;
-    const W6 = 'W-6 (spec §6.6; src/reconcile/plan.ts: the kernel keeps a gate/ipip real at rip:vport)';
+    const W6 = 'W-6 (README: gate/ipip reals are found, quiesced and restored under the port the kernel keeps; spec §6.6)';
     /** A real of 10.40.4.1 as the kernel holds it (port rewritten to 80). */
     const q = (n: number, w: number) => `-a -t 10.40.4.1:80 -r ${ip(n)}:80 -g -w ${w}`;
     /** Perl's flap (Added rip:8080, Quiescent rip:80 mapped from rip:8080), net of W-2. */

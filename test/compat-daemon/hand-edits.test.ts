@@ -20,7 +20,7 @@ describe('daemon vs the Perl original, side by side: hand edits', function () {
   it('quiescent=yes: a live real deleted by hand, a quiesced real deleted by hand, back, stop', async function () {
     const ip = (n: number) => `127.40.10.${n}`;
     const V = '10.40.10.1:80';
-    const W19 = 'W-19 (src/daemon/engine.ts: the table is re-read every check interval and drift repaired)';
+    const W19 = 'W-19 (README: a periodic resync repairs hand edits)';
     await check(this, {
       name: 'hand-edits',
       config: `${GLOBAL}quiescent=yes
