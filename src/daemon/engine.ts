@@ -300,6 +300,14 @@ export class Engine {
     if (this.running) await this.running.catch(() => undefined);
     const cfg = this.config;
     if (!cfg) return;
+    // A reconcile that was running may have applied a plan older than the last check
+    // results, and the one that would follow is skipped once stopped: bring the services
+    // that stay in the kernel (cleanstop=no) up to date before leaving them.
+    const kept = cfg.virtuals.filter((v) => !v.cleanstop);
+    if (kept.length && (this.again || this.dirty.size)) {
+      const desired = plan(kept, this.health.view(), { readdquiescent: cfg.global.readdquiescent });
+      await this.reconciler.reconcile(desired, [], { fresh: true, context: 'run' });
+    }
     const clean = cfg.virtuals.filter((v) => v.cleanstop);
     if (!clean.length) return;
     const view = this.health.view();

@@ -62,6 +62,8 @@ export function simulateCommand(table: Table, argv: readonly string[]): string |
       if (!svc) return 'No such service';
       let r = opt.get('-r') as string | undefined;
       if (!r) return 'No destination specified';
+      // ipvsadm's parse_service: no address before the port (Perl's `-r :0`, W-4) is refused.
+      if (/^(\[\])?(:\d*)?$/.test(r)) return 'illegal real server address';
       const forward = opt.has('-m') ? 'masq' : opt.has('-i') ? 'ipip' : 'gate';
       if (!/:\d+$/.test(r) || (r.startsWith('[') && !/\]:\d+$/.test(r))) r = `${r}:0`;
       if (cmd !== '-d' && proto !== 'fwm' && forward !== 'masq') r = r.replace(/:\d+$/, ':' + addr.replace(/^.*:/, ''));

@@ -66,6 +66,9 @@ export class MariaDb {
           datadir: join(dir, 'data'),
           socket: join(dir, 'mysqld.sock'),
           'pid-file': join(dir, 'mysqld.pid'),
+          // Its own temp dir: temp table files are named by pid, and a shared /tmp (other
+          // PID namespaces, parallel runs) made the bootstrap fail on a name another took.
+          tmpdir: dir,
           'log-error': join(dir, 'error.log'),
           port,
           'bind-address': o.host,
