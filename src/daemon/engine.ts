@@ -158,7 +158,9 @@ export class Engine {
     const log = this.deps.log;
     switch (t.kind) {
       case 'soft':
-        log.info(`Soft failure real server: ${real} (${m.v.id}) failure ${t.failures}/${m.v.failurecount}: ${t.result.reason}`);
+        // Perl's line exactly (scripts anchor on it), then why, on a line of its own.
+        log.info(`Soft failure real server: ${real} (${m.v.id}) failure ${t.failures}/${m.v.failurecount}`);
+        log.info(`Check failed: ${real} (${m.v.id}): ${t.result.reason}`);
         break;
       case 'reset':
         log.info(`Resetting soft failure count: ${real} (${m.v.id})`);

@@ -18,6 +18,7 @@ export type LogEvent =
   | 'real-quiescent'
   | 'real-readd-quiescent'
   | 'real-soft-failure'
+  | 'real-check-failed'
   | 'real-soft-reset'
   | 'real-up'
   | 'real-down'
@@ -120,6 +121,7 @@ const CATALOGUE: Array<[RegExp, LogEvent, Field[]]> = [
   [new RegExp(`^Quiescent real server: ${R} ${MAPPED}\\(${V}\\) \\(Weight set to (\\d+)\\)`), 'real-quiescent', ['real', 'mapped', 'virtual', 'weight']],
   [new RegExp(`^Readd Quiescent real server: ${R} ${MAPPED}\\(${V}\\) \\(Weight set to (\\d+)\\)`), 'real-readd-quiescent', ['real', 'mapped', 'virtual', 'weight']],
   [new RegExp(`^Soft failure real server: ${R} \\(${V}\\) failure (\\d+/\\d+)(?:: (.*))?$`), 'real-soft-failure', ['real', 'virtual', 'skip', 'reason']],
+  [new RegExp(`^Check failed: ${R} \\(${V}\\): (.*)$`), 'real-check-failed', ['real', 'virtual', 'reason']],
   [new RegExp(`^Resetting soft failure count: ${R} \\(${V}\\)`), 'real-soft-reset', ['real', 'virtual']],
   [new RegExp(`^Real server up: ${R} \\(${V}\\)(?:: (.*))?$`), 'real-up', ['real', 'virtual', 'reason']],
   [new RegExp(`^Real server down: ${R} \\(${V}\\)(?:: (.*))?$`), 'real-down', ['real', 'virtual', 'reason']],

@@ -19,6 +19,7 @@ const TONES: Partial<Record<LogEvent, Tone>> = {
   'real-deleted': 'down',
   'fallback-added': 'down',
   'real-soft-failure': 'warn',
+  'real-check-failed': 'warn',
   'real-quiescent': 'warn',
   'real-readd-quiescent': 'warn',
   'real-up': 'up',

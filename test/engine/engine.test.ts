@@ -38,7 +38,10 @@ describe('engine', () => {
     h.ipvs.take();
     h.servers.set('127.0.0.3', 'down');
     await h.tick(1100); // second check of each probe
-    assert.ok(h.logs.some((l) => l.startsWith('Soft failure real server: 127.0.0.3:8080 (tcp:10.0.0.1:80) failure 1/2')));
+    // Perl's line exactly, and the reason on a line of its own.
+    const soft = h.logs.indexOf('Soft failure real server: 127.0.0.3:8080 (tcp:10.0.0.1:80) failure 1/2');
+    assert.ok(soft >= 0, 'the Perl soft failure line, unchanged');
+    assert.match(h.logs[soft + 1]!, /^Check failed: 127\.0\.0\.3:8080 \(tcp:10\.0\.0\.1:80\): connect ECONNREFUSED$/);
     assert.deepEqual(h.ipvs.take(), []);
     await h.tick(2000);
     assert.deepEqual(h.ipvs.take(), ['-d -t 10.0.0.1:80 -r 127.0.0.3:8080']);

@@ -94,6 +94,7 @@ describe('logs: message catalogue → event', () => {
     ['Restored fallback server: 127.0.0.1:80 (10.0.0.1:80) (Weight set to 1)', { event: 'fallback-restored', real: '127.0.0.1:80', virtual: '10.0.0.1:80', weight: 1 }],
     ['Soft failure real server: 127.0.0.3:8080 (tcp:10.0.0.1:80) failure 1/2', { event: 'real-soft-failure', real: '127.0.0.3:8080', virtual: 'tcp:10.0.0.1:80' }],
     ['Soft failure real server: 127.0.0.3:8080 (tcp:10.0.0.1:80) failure 1/2: connect: ECONNREFUSED', { event: 'real-soft-failure', real: '127.0.0.3:8080', virtual: 'tcp:10.0.0.1:80', reason: 'connect: ECONNREFUSED' }],
+    ['Check failed: 127.0.0.3:8080 (tcp:10.0.0.1:80): connect ECONNREFUSED', { event: 'real-check-failed', real: '127.0.0.3:8080', virtual: 'tcp:10.0.0.1:80', reason: 'connect ECONNREFUSED' }],
     ['Resetting soft failure count: 127.0.0.3:8080 (tcp:10.0.0.1:80)', { event: 'real-soft-reset', real: '127.0.0.3:8080', virtual: 'tcp:10.0.0.1:80' }],
     ['Real server up: 127.0.0.2:8080 (tcp:10.0.0.1:80): HTTP 200', { event: 'real-up', real: '127.0.0.2:8080', virtual: 'tcp:10.0.0.1:80', reason: 'HTTP 200' }],
     ['Real server down: 127.0.0.2:8080 (tcp:10.0.0.1:80): connect: ETIMEDOUT (5000 ms)', { event: 'real-down', real: '127.0.0.2:8080', virtual: 'tcp:10.0.0.1:80', reason: 'connect: ETIMEDOUT (5000 ms)' }],
