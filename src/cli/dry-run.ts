@@ -88,7 +88,7 @@ export async function dryRun(cfg: Config, opts: { ipvsadm: string | null; manage
     return probe === null ? 'down' : 'pending';
   }, Date.now());
   const maintenance = new Maintenance(cfg.global.maintenancedir);
-  await maintenance.refresh();
+  await maintenance.prepare(cfg.virtuals.flatMap((v) => v.reals.map((r) => r.address)));
   // One round of every check, all at once (bounded like the daemon's).
   const results = new Map<string, { result: CheckResult; forced: boolean }>();
   const queue = [...probes.probes.values()];

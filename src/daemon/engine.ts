@@ -103,7 +103,7 @@ export class Engine {
     } catch (e) {
       this.deps.log.error(`cannot read the IPVS table: ${(e as Error).message} (will retry)`);
     }
-    this.install(cfg, table);
+    await this.install(cfg, table);
     await this.reconcile({ full: true, context: 'start' });
     this.armResync();
   }
@@ -112,15 +112,18 @@ export class Engine {
   async reload(cfg: Config): Promise<void> {
     const old = this.config;
     if (old) this.retire.push(...diffRetire(old, cfg));
-    this.install(cfg, this.reconciler.snapshot ?? new Map());
+    await this.install(cfg, this.reconciler.snapshot ?? new Map());
     await this.reconcile({ full: true, context: 'start' });
     this.armResync();
   }
 
-  private install(cfg: Config, table: Table): void {
+  private async install(cfg: Config, table: Table): Promise<void> {
+    // Maintenance is known before the first check, as Perl looked before every check: a
+    // real in maintenance at start is never added and then removed.
+    const maintenance = new Maintenance(cfg.global.maintenancedir, undefined, () => this.deps.clock.now());
+    await maintenance.prepare(cfg.virtuals.flatMap((v) => v.reals.map((r) => r.address)));
     this.config = cfg;
-    this.maintenance = new Maintenance(cfg.global.maintenancedir, undefined, () => this.deps.clock.now());
-    void this.maintenance.refresh();
+    this.maintenance = maintenance;
     this.probes = buildProbes(cfg);
     const now = this.deps.clock.now();
     // Adopt: a real the kernel already serves at a positive weight is up until its first

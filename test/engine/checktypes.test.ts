@@ -89,4 +89,27 @@ virtual=10.0.0.1:80
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a real in maintenance at start is never added (and the others are)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ldmaint-'));
+    try {
+      writeFileSync(join(dir, '127.0.0.3'), '');
+      const h = await harness(`
+checkinterval=1
+maintenancedir=${dir}
+virtual=10.0.0.1:80
+	real=127.0.0.2:8080 masq
+	real=127.0.0.3:8080 masq
+	service=http
+`, { servers: { '127.0.0.2': 'up', '127.0.0.3': 'up' } });
+      await h.engine.start(h.cfg);
+      await h.tick(0);
+      await h.tick(3000);
+      assert.ok(!h.ipvs.log.some((c) => c.includes('127.0.0.3')), `no command ever names the real in maintenance: ${h.ipvs.log.join('; ')}`);
+      assert.equal(h.ipvs.save(), '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.0.0.2:8080 -m -w 1\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
