@@ -54,6 +54,8 @@ export interface EngineDeps {
   runFallbackCommand?: (command: string, args: string[]) => void;
   jitter?: number;
   random?: () => number;
+  /** Reverse DNS for maintenance files named by host (tests give their own). */
+  reverseName?: (address: string) => Promise<string | null>;
 }
 
 export class Engine {
@@ -120,7 +122,7 @@ export class Engine {
   private async install(cfg: Config, table: Table): Promise<void> {
     // Maintenance is known before the first check, as Perl looked before every check: a
     // real in maintenance at start is never added and then removed.
-    const maintenance = new Maintenance(cfg.global.maintenancedir, undefined, () => this.deps.clock.now());
+    const maintenance = new Maintenance(cfg.global.maintenancedir, this.deps.reverseName, () => this.deps.clock.now());
     await maintenance.prepare(cfg.virtuals.flatMap((v) => v.reals.map((r) => r.address)));
     this.config = cfg;
     this.maintenance = maintenance;

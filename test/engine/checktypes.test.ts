@@ -90,10 +90,12 @@ virtual=10.0.0.1:80
     }
   });
 
-  it('a real in maintenance at start is never added (and the others are)', async () => {
+  it('a real in maintenance at start is never added (and the others are), even named by a slow reverse name', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ldmaint-'));
     try {
-      writeFileSync(join(dir, '127.0.0.3'), '');
+      // Named by its short host name: known only once reverse DNS (here 100 ms) answers.
+      writeFileSync(join(dir, 'web3:8080'), '');
+      const reverseName = (a: string) => new Promise<string | null>((r) => setTimeout(() => r(a === '127.0.0.3' ? 'web3.example.com' : null), 100));
       const h = await harness(`
 checkinterval=1
 maintenancedir=${dir}
@@ -101,7 +103,7 @@ virtual=10.0.0.1:80
 	real=127.0.0.2:8080 masq
 	real=127.0.0.3:8080 masq
 	service=http
-`, { servers: { '127.0.0.2': 'up', '127.0.0.3': 'up' } });
+`, { servers: { '127.0.0.2': 'up', '127.0.0.3': 'up' }, reverseName });
       await h.engine.start(h.cfg);
       await h.tick(0);
       await h.tick(3000);

@@ -24,7 +24,7 @@ export interface Harness {
   tick(ms: number): Promise<void>;
 }
 
-export async function harness(text: string, opts: { table?: string[]; servers?: Record<string, ServerState> } = {}): Promise<Harness & { cfg: Awaited<ReturnType<typeof config>> }> {
+export async function harness(text: string, opts: { table?: string[]; servers?: Record<string, ServerState>; reverseName?: (a: string) => Promise<string | null> } = {}): Promise<Harness & { cfg: Awaited<ReturnType<typeof config>> }> {
   const cfg = await config(text);
   const clock = new FakeClock();
   const ipvs = new FakeIpvs();
@@ -60,6 +60,7 @@ export async function harness(text: string, opts: { table?: string[]; servers?: 
     random: () => 0.5,
     onEvent: (e) => events.push(e),
     runFallbackCommand: (cmd, args) => fallbackRuns.push([cmd, ...args]),
+    reverseName: opts.reverseName,
   });
   return { cfg, clock, ipvs, engine, logs, events, checks, servers, fallbackRuns, tick: (ms) => clock.advance(ms) };
 }
