@@ -137,7 +137,8 @@ virtual=10.0.0.3:80
     const changes = d.commands().slice(before);
     assert.ok(!changes.some((c) => /127\.50\.0\.2:8080/.test(c) && c.includes('10.0.0.1:80')), `unchanged real untouched: ${changes.join('; ')}`);
     assert.match(d.logText(), /Reloading Linux Director Daemon config on signal/);
-    assert.match(d.logText(), /Purged virtual server \(start\): 10\.0\.0\.2:80/);
+    // The line is written once the read-back confirms the purge, a moment after the table shows it.
+    await d.waitFor('the purge logged', () => /Purged virtual server \(start\): 10\.0\.0\.2:80/.test(d.logText()));
   });
 
   it('a reload with a broken file keeps the running config and table, and logs the error with its line', async () => {
