@@ -77,6 +77,21 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
     if (text) process.stdout.write(text);
   };
 
+  // With -f, SIGINT/SIGTERM end the command with 0. The handlers go in before anything is
+  // printed: a Ctrl-C right after the backlog appears must not find the default action.
+  let stopped: () => void = () => undefined;
+  const stop = new Promise<void>((resolve) => (stopped = resolve));
+  const onSignal = () => stopped();
+  if (opts.follow) {
+    stdoutGone = onSignal;
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+  const unhook = () => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
+
   let handle: FileHandle | null = null;
   try {
     handle = await open(dest.path, 'r');
@@ -84,6 +99,7 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
     const err = e as NodeJS.ErrnoException;
     if (!(opts.follow && err.code === 'ENOENT')) {
       say(`cannot open log file ${dest.path}: ${err.code === 'ENOENT' ? 'No such file or directory' : err.message}`);
+      unhook();
       return 1;
     }
   }
@@ -99,6 +115,7 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
     } catch (e) {
       await handle.close();
       say(`cannot read log file ${dest.path}: ${(e as Error).message}`);
+      unhook();
       return 1;
     }
     if (!opts.follow) {
@@ -114,17 +131,11 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
     onNotice: say,
     ...(handle ? { from: { handle, position, guard } } : {}),
   });
-  let stopped: () => void = () => undefined;
-  const stop = new Promise<void>((resolve) => (stopped = resolve));
-  stdoutGone = stopped;
-  process.once('SIGINT', stopped);
-  process.once('SIGTERM', stopped);
   try {
     await follower.start();
     await stop;
   } finally {
-    process.removeListener('SIGINT', stopped);
-    process.removeListener('SIGTERM', stopped);
+    unhook();
     await follower.close();
   }
   return 0;
