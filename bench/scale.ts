@@ -11,8 +11,10 @@
  *   pass_p50_s/p90_s  interval between two checks of the same real (seen by the target)
  *   detect_*_s        10 reals made to refuse at a random moment → their weight-0 command
  *   checks_per_s, cpu_s_per_min, rss_mb, ipvsadm_per_min (steady state)
- *   burst_*           1000 reals refusing at once (N ≥ 2000): time to the last weight-0
- *                     command, and how many ipvsadm processes carried them
+ *   burst_*           1000 reals failing at once (N ≥ 2000, answering 503): time from the
+ *                     failure to the last weight-0 command, from each real's detection
+ *                     (the first 503 the target sent it) to its command (p50, max), and
+ *                     how many ipvsadm processes carried them
  *   reload_*          one weight changed, HUP → time to the command, commands run
  * With --vs-perl, Debian's Perl ldirectord runs the same scenario (default N 2000) and
  * prints its line too, so the ratios come from one run on one machine.
@@ -60,33 +62,54 @@ function quantile(xs: number[], q: number): number {
 }
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
-/** The bench target in its own process, driven over IPC. */
+/**
+ * The bench target, in shards of at most 4,000 addresses each (see target.ts for why),
+ * each its own process driven over IPC. `ask` sends a command to every shard (a shard
+ * ignores the ids it does not serve) and merges their answers.
+ */
 class Target {
   private seq = 0;
-  private waiting = new Map<number, (m: any) => void>(); // eslint-disable-line @typescript-eslint/no-explicit-any
-  constructor(readonly proc: ChildProcess) {
-    proc.on('message', (m: any) => { // eslint-disable-line @typescript-eslint/no-explicit-any
-      const w = this.waiting.get(m.id);
-      if (w) {
-        this.waiting.delete(m.id);
-        w(m);
-      }
-    });
+  private waiting = new Map<string, (m: any) => void>(); // eslint-disable-line @typescript-eslint/no-explicit-any
+  constructor(readonly procs: ChildProcess[]) {
+    procs.forEach((proc, k) =>
+      proc.on('message', (m: any) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+        const w = this.waiting.get(`${k}:${m.id}`);
+        if (w) {
+          this.waiting.delete(`${k}:${m.id}`);
+          w(m);
+        }
+      }),
+    );
   }
   static async start(n: number): Promise<Target> {
-    const proc = fork(join(__dirname, 'target.js'), [String(n)], { stdio: 'inherit', execArgv: ['--max-old-space-size=1024'] });
-    await new Promise<void>((resolve) => proc.once('message', () => resolve()));
-    return new Target(proc);
+    const shards = Math.max(1, Math.ceil(n / 4000));
+    const procs = Array.from({ length: shards }, (_x, k) => fork(join(__dirname, 'target.js'), [String(n), String(shards), String(k)], { stdio: 'inherit', execArgv: ['--max-old-space-size=1024'] }));
+    await Promise.all(procs.map((proc) => new Promise<void>((resolve) => proc.once('message', () => resolve()))));
+    return new Target(procs);
   }
-  ask<T>(cmd: string, extra: object = {}): Promise<T> {
+  async ask<T>(cmd: string, extra: object = {}): Promise<T> {
     const id = ++this.seq;
-    return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
-      this.proc.send({ cmd, id, ...extra });
-    });
+    const answers = await Promise.all(
+      this.procs.map(
+        (proc, k) =>
+          new Promise<any>((resolve) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+            this.waiting.set(`${k}:${id}`, resolve);
+            proc.send({ cmd, id, ...extra });
+          }),
+      ),
+    );
+    const sumBy = (key: string) => answers.reduce((acc: number[], a) => (a[key] as number[]).map((x, i) => x + (acc[i] ?? 0)), []);
+    switch (cmd) {
+      case 'stats':
+        return { total: answers.reduce((t, a) => t + a.total, 0), intervals: answers.flatMap((a) => a.intervals), counts: sumBy('counts') } as T;
+      case 'failures':
+        return { firstFailure: sumBy('firstFailure') } as T;
+      default:
+        return { at: Math.max(...answers.map((a) => a.at ?? 0)) } as T;
+    }
   }
   stop(): void {
-    this.proc.kill('SIGKILL');
+    for (const p of this.procs) p.kill('SIGKILL');
   }
 }
 
@@ -172,7 +195,9 @@ async function run(daemon: 'ldirectord-ts' | 'perl-ldirectord', n: number, windo
   const t0 = Date.now();
   let proc: ChildProcess;
   if (daemon === 'ldirectord-ts') {
-    proc = spawn(process.execPath, [CLI, '--ipvsadm', ipvsadm, cfg, 'start'], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, LDIRECTORD_RUN_DIR: dir } });
+    // Through the executable, as init scripts and the OCF agent run it (its first line
+    // carries the daemon's V8 flags: src/daemon/memory.ts).
+    proc = spawn(CLI, ['--ipvsadm', ipvsadm, cfg, 'start'], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, LDIRECTORD_RUN_DIR: dir } });
   } else {
     const perl = preparePerl(ipvsadm, dir);
     proc = spawn('perl', [perl, cfg, 'start'], { stdio: ['ignore', 'ignore', 'ignore'], cwd: dir, env: { ...process.env, PERLIO: 'perlio' } });
@@ -225,9 +250,10 @@ async function run(daemon: 'ldirectord-ts' | 'perl-ldirectord', n: number, windo
     result.rss_mb = rssMb(pid);
     result.ipvsadm_per_min = Math.round((new Set(steady.map((l) => l.pid)).size / el) * 60);
     if (n >= 2000) {
-      // 1000 reals failing at once.
+      // 1000 reals failing at once. They answer 503, so the target sees the check that
+      // detected each failure: applied-minus-detected is the reaction to a detection.
       const burst = pick(n, 1000, (i) => !victims.includes(i) && i % 50 !== 0 && i !== 1); // real #1 is the reload's
-      const b = await target.ask<{ at: number }>('refuse', { ids: burst });
+      const b = await target.ask<{ at: number }>('fail', { ids: burst });
       const addrs = new Set(burst.map(addressOf));
       const seen = new Map<string, { t: number; pid: string }>();
       const until = Date.now() + 30000;
@@ -245,6 +271,13 @@ async function run(daemon: 'ldirectord-ts' | 'perl-ldirectord', n: number, windo
       result.burst_last_applied_s = r3((Math.max(...times) - b.at) / 1000);
       result.burst_span_s = r3((Math.max(...times) - Math.min(...times)) / 1000);
       result.burst_ipvsadm_processes = new Set([...seen.values()].map((x) => x.pid)).size;
+      const { firstFailure } = await target.ask<{ firstFailure: number[] }>('failures', { ids: burst });
+      const reaction = burst
+        .map((i, k) => ({ applied: seen.get(addressOf(i))?.t, detected: firstFailure[k]! }))
+        .filter((x): x is { applied: number; detected: number } => x.applied !== undefined && x.detected > 0)
+        .map((x) => x.applied - x.detected);
+      result.burst_detect_to_applied_p50_s = r3(quantile(reaction, 0.5) / 1000);
+      result.burst_detect_to_applied_max_s = r3(Math.max(...reaction) / 1000);
     }
     // Reload: one weight changed.
     const before = readFileSync(cfg, 'utf8');
