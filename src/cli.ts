@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 /**
  * The `ldirectord` command: argv → action → exit code (reference/cli.md).
  * Exit codes are the original's: 0 ok, 1 init error, 2 config error, 3 stopped, 255 usage.

@@ -46,10 +46,32 @@ export function watchFor(v: VirtualService, r: RealServer): Watch {
 const bracketed = bracketHost;
 const seconds = (s: number) => s * 1000;
 
+/**
+ * Compiled receive patterns by their text: a config with 10,000 reals usually has a
+ * handful of distinct patterns, and a RegExp per probe costs a compiled regexp each.
+ * Sharing is safe: checks match synchronously and reset lastIndex first. Bounded, so
+ * reloads that keep changing patterns cannot grow it without end.
+ */
+const receives = new Map<string, RegExp>();
+const RECEIVES_MAX = 4096;
+
+function regexJson(this: RegExp): string {
+  return `/${this.source}/${this.flags}`;
+}
+
 /** Compile a receive string (Perl regex) for byte-string matching; empty = any answer. */
 export function compileReceive(receive: string | null): Receive {
   if (!receive) return null;
-  return perlRegex(toByteString(receive));
+  let re = receives.get(receive);
+  if (!re) {
+    re = perlRegex(toByteString(receive));
+    // A probe's identity is its spec as JSON (schedule/probes.ts): say what the pattern is
+    // (a RegExp is `{}` to JSON), without a replacer function that slows every key.
+    Object.defineProperty(re, 'toJSON', { value: regexJson, enumerable: false });
+    if (receives.size >= RECEIVES_MAX) receives.clear();
+    receives.set(receive, re);
+  }
+  return re;
 }
 
 /** Request without its leading '/', as Perl's `s/^\///` or substr($request, 1). */

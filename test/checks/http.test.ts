@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
-import { closeHttpAgent } from '../../src/checks/http';
+import { checkHttp, closeHttpAgent } from '../../src/checks/http';
 import { runProbe } from '../../src/checks/run';
 import { compileReceive } from '../../src/checks/target';
 import type { HttpSpec } from '../../src/checks/types';
@@ -253,6 +253,16 @@ describe('checks: http negotiate', function () {
       const r = await runProbe(spec({ url: `https://${HUNG}:${hungPort}/`, timeoutMs: 500 }));
       assert.deepEqual([r.up, r.reason], [false, 'timed out after 0.5 s']);
       assert.ok(await eventually(() => hungSockets.size === 0), 'the check left its TLS handshake running');
+    });
+
+    it('called with only a signal (no runner hook), an abort still ends it and closes the connection', async () => {
+      const ac = new AbortController();
+      const p = checkHttp(spec({ url: `http://${HUNG}:${hungPort}/`, timeoutMs: 10000 }), { signal: ac.signal });
+      assert.ok(await eventually(() => hungSockets.size === 1), 'the request is under way');
+      ac.abort(new Error('gave up'));
+      const r = await p;
+      assert.deepEqual([r.up, r.reason], [false, 'gave up']);
+      assert.ok(await eventually(() => hungSockets.size === 0), 'the check left its connection open');
     });
 
     it('stops at once when the daemon stops (outer signal)', async () => {
