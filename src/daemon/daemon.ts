@@ -32,6 +32,8 @@ import { removePidFile, writePidFile } from './pidfile';
 import { Redactor } from './redact';
 import { maxChecksInFlight } from './limits';
 import { worldWritableWarnings } from './permissions';
+import { tuneHeap } from './memory';
+import { carryOver } from '../parser/carry-over';
 
 export const VERSION_STR = 'Linux Director v1.186-ha';
 
@@ -92,6 +94,7 @@ export class Daemon {
     bytes: Buffer,
     readonly opts: DaemonOptions,
   ) {
+    tuneHeap();
     this.config = cfg;
     this.digest = md5(bytes);
     this.redactor = new Redactor(cfg);
@@ -176,6 +179,9 @@ export class Daemon {
     this.status = 'reloading';
     let bytes: Buffer;
     let cfg: Config;
+    // New checks wait while the file is parsed and the plan installed (at most a second:
+    // see Scheduler.hold), so a reload of 10,000 reals is applied in a fraction of that.
+    this.engine.scheduler.hold();
     try {
       bytes = readFileSync(opts.configFile);
       // A zero-byte file is almost always one caught half-written (truncate, then write):
@@ -183,12 +189,16 @@ export class Daemon {
       // a comment.
       if (bytes.length === 0) throw new ConfigError(opts.configFile, 0, 'the file is empty (write a comment line to really configure nothing)');
       cfg = await readConfigFile(opts.configFile, { resolver: systemResolver(), hostname: daemonHostname(), checkFiles: true, debug: opts.debug });
+      // Unchanged virtual services stay the objects the engine runs (their checks, health
+      // and plans carry over; see parser/carry-over.ts).
+      cfg = carryOver(this.config, cfg);
     } catch (e) {
       this.stats.reloadFailures++;
       const msg = e instanceof ConfigError ? e.message : `Error reading file ${opts.configFile}: ${(e as Error).message}`;
       this.stats.lastReloadError = msg;
       log.error(`${msg} (keeping the running configuration)`);
       if (gen === this.statusGen) this.status = was;
+      this.engine.scheduler.release();
       this.settle(gen);
       return;
     }
@@ -199,7 +209,11 @@ export class Daemon {
     for (const w of worldWritableWarnings(opts.configFile, cfg)) log.warn(`Warning: ${w}`);
     this.config = cfg;
     this.redactor.update(cfg);
-    await this.engine.reload(cfg);
+    try {
+      await this.engine.reload(cfg);
+    } finally {
+      this.engine.scheduler.release();
+    }
     for (const p of this.plugins) p.reloaded?.(cfg);
     this.settle(gen);
   }

@@ -11,15 +11,15 @@
  */
 import type { CheckResult, ProbeSpec } from '../checks/types';
 import { hostPort, virtualLabel, type Config, type RealServer, type VirtualService } from '../parser/model';
-import { plan, serviceIdOf, kernelDestKey, type Desired } from '../reconcile/plan';
+import { plan, planVirtual, serviceIdOf, kernelDestKey, type Desired, type DesiredService } from '../reconcile/plan';
 import type { Retired } from '../reconcile/diff';
 import type { IpvsAdapter } from '../reconcile/ipvsadm';
 import { Reconciler, type ReconcileReport } from '../reconcile/reconciler';
 import type { Table } from '../reconcile/table';
 import type { Clock } from '../schedule/clock';
-import { Health, type Transition } from '../schedule/health';
+import { Health, type MemberHealth, type Transition } from '../schedule/health';
 import { Maintenance } from '../schedule/maintenance';
-import { buildProbes, memberKey, type ProbeDef, type ProbePlan } from '../schedule/probes';
+import { buildProbes, type ProbeDef, type ProbePlan } from '../schedule/probes';
 import { opMessage } from '../reconcile/ops';
 import { Scheduler } from '../schedule/scheduler';
 import type { Op } from '../reconcile/diff';
@@ -77,6 +77,22 @@ export class Engine {
   private stopped = false;
   /** Last fallbackcommand status per virtual (runs on change only, as Perl). */
   private fallbackStatus = new Map<string, 'start' | 'stop'>();
+  /**
+   * The planner's output per virtual, reused until the virtual's health changes (a
+   * transition), one of its members is first placed, or the config is replaced (new
+   * objects, so old entries can never be hit). The periodic resync then costs one table
+   * read and one diff, not a re-plan of every real.
+   */
+  private planned = new Map<VirtualService, DesiredService>();
+  /** Members not yet seen in the kernel since the last start or reload (see markPlaced). */
+  private unplaced = new Set<MemberHealth>();
+  /**
+   * Bumped whenever the plan may have changed (a health transition, an install, a member
+   * first placed); convergedVersion is the version the last complete reconcile with
+   * nothing outstanding planned. Equal: a resync may skip the diff (reconciler.ts).
+   */
+  private planVersion = 0;
+  private convergedVersion = -1;
   readonly startedAt: number;
 
   constructor(private readonly deps: EngineDeps) {
@@ -111,15 +127,30 @@ export class Engine {
   }
 
   /** Adopt a new config (already parsed and valid). Unchanged checks keep state and timers. */
+  /**
+   * Adopt a new config (already parsed and valid). Virtuals carried over unchanged (the
+   * same objects, parser/carry-over.ts) keep their checks, health and plan, and were
+   * reconciled already: the reload reconciles what changed and what was removed, and the
+   * periodic resync goes on covering everything.
+   */
   async reload(cfg: Config): Promise<void> {
     const old = this.config;
     if (old) this.retire.push(...diffRetire(old, cfg));
-    await this.install(cfg, this.reconciler.snapshot ?? new Map());
-    await this.reconcile({ full: true, context: 'start' });
+    const before = new Set(old?.virtuals);
+    const everything = !old || old.global.readdquiescent !== cfg.global.readdquiescent;
+    for (const v of cfg.virtuals) if (everything || !before.has(v)) this.dirty.add(v.id);
+    // The new plan is computed and applied before new checks start (see Scheduler.hold).
+    this.scheduler.hold();
+    try {
+      await this.install(cfg, this.reconciler.snapshot ?? new Map(), everything);
+      await this.reconcile({ full: everything, context: 'start' });
+    } finally {
+      this.scheduler.release();
+    }
     this.armResync();
   }
 
-  private async install(cfg: Config, table: Table): Promise<void> {
+  private async install(cfg: Config, table: Table, replan = true): Promise<void> {
     // Maintenance is known before the first check, as Perl looked before every check: a
     // real in maintenance at start is never added and then removed.
     const maintenance = new Maintenance(cfg.global.maintenancedir, this.deps.reverseName, () => this.deps.clock.now());
@@ -140,6 +171,14 @@ export class Engine {
       },
       now,
     );
+    this.planVersion++;
+    // Cached plans stay for the virtuals carried over unchanged (the same objects).
+    if (replan) this.planned.clear();
+    else {
+      const now = new Set(cfg.virtuals);
+      for (const v of [...this.planned.keys()]) if (!now.has(v)) this.planned.delete(v);
+    }
+    this.unplaced = new Set([...this.health.members.values()].filter((m) => !m.placed));
     // Rebuild the per-virtual fallbackcommand memory for the virtuals that remain.
     for (const k of [...this.fallbackStatus.keys()]) if (!cfg.virtuals.some((v) => v.id === k)) this.fallbackStatus.delete(k);
     this.scheduler.setProbes(this.probes.probes, (key) => this.health.membersOf(key).some((m) => m.state !== 'pending'));
@@ -243,10 +282,12 @@ export class Engine {
     this.full = false;
     this.dirty = new Set();
     const virtuals = full ? cfg.virtuals : cfg.virtuals.filter((v) => dirty.has(v.id));
-    const view = this.health.view();
-    const desired: Desired = plan(virtuals, view, { readdquiescent: cfg.global.readdquiescent });
+    if (dirty.size) this.planVersion++;
+    const version = this.planVersion;
+    const desired = this.plan(cfg, virtuals, dirty);
     const retire = this.retire;
-    const report = await this.reconciler.reconcile(desired, retire, { fresh, context });
+    const report = await this.reconciler.reconcile(desired, retire, { fresh, context, complete: full, unchanged: full && version === this.convergedVersion });
+    if (full && !report.failed.length && report.readError === null) this.convergedVersion = version;
     if (report.readError === null) {
       // Retired services that are gone from the kernel are done with.
       const table = this.reconciler.snapshot;
@@ -262,15 +303,36 @@ export class Engine {
     }
   }
 
-  /** A member is placed once the kernel holds its destination (see plan.ts, readdquiescent). */
+  /** plan(), from the cache for virtuals whose health has not changed (see `planned`). */
+  private plan(cfg: Config, virtuals: readonly VirtualService[], dirty: ReadonlySet<string>): Desired {
+    const view = this.health.view();
+    const opts = { readdquiescent: cfg.global.readdquiescent };
+    const desired: Desired = new Map();
+    for (const v of virtuals) {
+      let s = dirty.has(v.id) ? undefined : this.planned.get(v);
+      if (!s) this.planned.set(v, (s = planVirtual(v, view, opts)));
+      // Two config virtuals naming one kernel service (e.g. ports 80 and 080): the first wins.
+      if (!desired.has(s.key)) desired.set(s.key, s);
+    }
+    return desired;
+  }
+
+  /**
+   * A member is placed once the kernel holds its destination (see plan.ts, readdquiescent);
+   * that changes how it is planned while down, so its virtual is planned afresh.
+   */
   private markPlaced(virtuals: readonly VirtualService[]): void {
     const table = this.reconciler.snapshot;
-    if (!table) return;
-    for (const v of virtuals) {
-      const svc = table.get(serviceIdOf(v).key);
-      for (const r of v.reals) {
-        const mh = this.health.members.get(memberKey(v, r));
-        if (mh && !mh.placed && mh.state !== 'pending' && svc?.dests.has(kernelDestKey(v, r.address, r.port, r.forward))) mh.placed = true;
+    if (!table || !this.unplaced.size) return;
+    const looked = virtuals.length === this.config?.virtuals.length ? null : new Set(virtuals);
+    for (const mh of this.unplaced) {
+      const { v, r } = mh.member;
+      if (mh.state === 'pending' || (looked && !looked.has(v))) continue;
+      if (table.get(serviceIdOf(v).key)?.dests.has(kernelDestKey(v, r.address, r.port, r.forward))) {
+        mh.placed = true;
+        this.unplaced.delete(mh);
+        this.planned.delete(v);
+        this.planVersion++;
       }
     }
   }

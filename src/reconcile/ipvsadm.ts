@@ -84,6 +84,14 @@ export class Ipvsadm implements IpvsAdapter {
   /** Set when the binary turns out not to support -R (a test double): run one by one. */
   private noRestore = false;
   private noSave = false;
+  /**
+   * The last `-S -n` output and its parse. The periodic resync reads the table every
+   * checkinterval and it is usually the same to the byte; parsing 10,000 lines each time
+   * was a tenth of the daemon's garbage. Returning the same Table object for the same text
+   * also lets the reconciler see that nothing moved (reconciler.ts). Not used when
+   * thresholds are merged in, as that changes the Table.
+   */
+  private lastSave: { text: string; table: Table } | null = null;
 
   constructor(
     readonly name: string,
@@ -137,8 +145,14 @@ export class Ipvsadm implements IpvsAdapter {
     let first: IpvsError | null = null;
     if (!this.noSave) {
       const r = await this.runIpvsadm(['-S', '-n']);
-      if (r.error === null && r.code === 0) table = this.checked(parseSave(r.stdout), ['-S', '-n'], r.stderr);
-      else first = new IpvsError(failure(this.name, ['-S', '-n'], r), ['-S', '-n'], r.stderr);
+      if (r.error === null && r.code === 0) {
+        if (!opts.thresholds && this.lastSave?.text === r.stdout) return this.lastSave.table;
+        table = this.checked(parseSave(r.stdout), ['-S', '-n'], r.stderr);
+        this.lastSave = opts.thresholds ? null : { text: r.stdout, table };
+      } else {
+        this.lastSave = null;
+        first = new IpvsError(failure(this.name, ['-S', '-n'], r), ['-S', '-n'], r.stderr);
+      }
     }
     if (table === null) {
       // Some ipvsadm stand-ins only list; the real one always has -S.

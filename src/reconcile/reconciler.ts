@@ -38,7 +38,14 @@ export class Reconciler {
   /** The table as last read back (null: read it before the next diff). */
   snapshot: Table | null = null;
   /** Counters for status and metrics. */
-  stats = { reconciles: 0, commands: 0, failures: 0, lastMs: 0, lastError: null as string | null };
+  stats = { reconciles: 0, commands: 0, failures: 0, skipped: 0, lastMs: 0, lastError: null as string | null };
+  /**
+   * The table the last reconcile ended on with nothing outstanding. When the caller says
+   * the plan has not changed since (opts.unchanged) and a fresh read returns that very
+   * table (the adapter returns the same object for the same text), the diff would be
+   * empty: it is skipped. A periodic resync of 10,000 unchanged reals then costs one read.
+   */
+  private converged: Table | null = null;
 
   constructor(
     private readonly ipvs: IpvsAdapter,
@@ -55,13 +62,26 @@ export class Reconciler {
     return this.snapshot;
   }
 
-  async reconcile(desired: Desired, retire: readonly Retired[], opts: { fresh?: boolean; context?: 'run' | 'start' | 'stop' } = {}): Promise<ReconcileReport> {
+  /**
+   * opts.complete: `desired` covers every managed virtual (only then can the table it ends
+   * on count as converged); opts.unchanged: the plan is the one the last complete
+   * reconcile converged on.
+   */
+  async reconcile(desired: Desired, retire: readonly Retired[], opts: { fresh?: boolean; context?: 'run' | 'start' | 'stop'; unchanged?: boolean; complete?: boolean } = {}): Promise<ReconcileReport> {
     const t0 = Date.now();
     this.stats.reconciles++;
     const thresholds = needsThresholds(desired);
     const report: ReconcileReport = { applied: [], failed: [], commands: 0, readError: null };
+    const settled = opts.unchanged === true && retire.length === 0 ? this.converged : null;
+    this.converged = null;
     try {
       let table = opts.fresh || !this.snapshot ? await this.refresh(thresholds) : this.snapshot;
+      if (settled !== null && table === settled && opts.complete) {
+        this.converged = table;
+        this.stats.skipped++;
+        this.stats.lastMs = Date.now() - t0;
+        return report;
+      }
       let outstanding = diff(desired, table, retire);
       let lastRun: RunResult | null = null;
       for (let round = 0; round < MAX_ROUNDS && outstanding.length; round++) {
@@ -95,7 +115,10 @@ export class Reconciler {
         for (const op of outstanding) {
           this.log.error(`ipvsadm failed: ${this.ipvs.name} ${opArgv(op).join(' ')}: ${detail} (will retry)`);
         }
-      } else this.stats.lastError = null;
+      } else {
+        this.stats.lastError = null;
+        if (opts.complete) this.converged = table;
+      }
     } catch (e) {
       if (!(e instanceof IpvsError)) throw e;
       report.readError = e.message;

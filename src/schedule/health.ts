@@ -12,6 +12,7 @@
  */
 import type { CheckResult } from '../checks/types';
 import type { HealthView, MemberView, RealState } from '../reconcile/plan';
+import type { VirtualService } from '../parser/model';
 import { memberKey, type Member, type ProbePlan } from './probes';
 
 export interface ProbeHealth {
@@ -41,8 +42,10 @@ export type Transition =
 
 export class Health {
   readonly probes = new Map<string, ProbeHealth>();
-  readonly members = new Map<string, MemberHealth>();
+  members = new Map<string, MemberHealth>();
   private readonly byProbe = new Map<string, MemberHealth[]>();
+  /** Per virtual, its members by real index: the planner's lookups build no key strings. */
+  private byVirtual = new Map<VirtualService, (MemberHealth | undefined)[]>();
 
   /**
    * Adopt a new probe plan (start or reload). Unchanged probes and memberships keep their
@@ -57,7 +60,9 @@ export class Health {
     for (const [key, m] of plan.members) {
       const old = this.members.get(key);
       if (old && old.probe === m.probe) {
-        next.set(key, { ...old, member: m });
+        // The same check of the same real: its state carries over, in the same record.
+        old.member = m;
+        next.set(key, old);
         continue;
       }
       const p = m.probe ? this.probes.get(m.probe) : undefined;
@@ -67,10 +72,14 @@ export class Health {
       else state = initial(m, m.probe);
       next.set(key, { key, member: m, probe: m.probe, state, placed: false, since: now });
     }
-    this.members.clear();
-    for (const [k, v] of next) this.members.set(k, v);
+    this.members = next;
     this.byProbe.clear();
+    this.byVirtual = new Map();
     for (const mh of this.members.values()) {
+      const { v, index } = mh.member;
+      let row = this.byVirtual.get(v);
+      if (!row) this.byVirtual.set(v, (row = []));
+      row[index] = mh;
       if (!mh.probe) continue;
       let list = this.byProbe.get(mh.probe);
       if (!list) this.byProbe.set(mh.probe, (list = []));
@@ -113,10 +122,13 @@ export class Health {
     return out;
   }
 
-  /** The planner's view. */
+  /**
+   * The planner's view. A real listed twice in one virtual has one membership, under its
+   * first index; later copies are looked up by key.
+   */
   view(): HealthView {
     return (v, i) => {
-      const m = this.members.get(memberKey(v, v.reals[i]!));
+      const m = this.byVirtual.get(v)?.[i] ?? this.members.get(memberKey(v, v.reals[i]!));
       const view: MemberView = m ? { state: m.state, placed: m.placed } : { state: 'pending', placed: false };
       return view;
     };

@@ -42,8 +42,9 @@ export function memberKey(v: VirtualService, r: RealServer): string {
   return `${v.id}|${destKey(r.address, r.port)}`;
 }
 
+/** A spec as JSON; its receive pattern says itself what it is (checks/target.ts toJSON). */
 function specKey(spec: ProbeSpec): string {
-  return JSON.stringify(spec, (_k, val: unknown) => (val instanceof RegExp ? `/${val.source}/${val.flags}` : val));
+  return JSON.stringify(spec);
 }
 
 export function probeKey(w: Exclude<Watch, { mode: 'off' }>, r: RealServer): string {
@@ -57,20 +58,41 @@ export function probeKey(w: Exclude<Watch, { mode: 'off' }>, r: RealServer): str
   }
 }
 
+/**
+ * What buildProbes worked out for a real of a virtual, kept for as long as the config
+ * objects live: a reload carries unchanged virtuals over as the same objects
+ * (parser/carry-over.ts), and their reals then need no new specs and no new keys.
+ */
+interface Worked {
+  v: VirtualService;
+  key: string;
+  watch: Watch;
+  probe: string | null;
+}
+const worked = new WeakMap<RealServer, Worked>();
+
+function work(v: VirtualService, r: RealServer): Worked {
+  const w = worked.get(r);
+  if (w && w.v === v) return w;
+  const watch = watchFor(v, r);
+  const fresh: Worked = { v, key: memberKey(v, r), watch, probe: watch.mode === 'off' ? null : probeKey(watch, r) };
+  worked.set(r, fresh);
+  return fresh;
+}
+
 export function buildProbes(cfg: Config): ProbePlan {
   const probes = new Map<string, ProbeDef>();
   const members = new Map<string, Member & { probe: string | null }>();
   for (const v of cfg.virtuals) {
     v.reals.forEach((r, index) => {
-      const key = memberKey(v, r);
+      const { key, watch: w, probe } = work(v, r);
       if (members.has(key)) return; // the same real listed twice in one virtual
       const m: Member = { key, v, index, r };
-      const w = watchFor(v, r);
-      if (w.mode === 'off') {
+      if (w.mode === 'off' || probe === null) {
         members.set(key, { ...m, probe: null });
         return;
       }
-      const pk = probeKey(w, r);
+      const pk = probe;
       let p = probes.get(pk);
       if (!p) {
         p = { key: pk, watch: w, intervalMs: v.checkinterval * 1000, address: r.address, port: r.port, members: [] };

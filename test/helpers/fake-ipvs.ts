@@ -23,11 +23,24 @@ export class FakeIpvs implements IpvsAdapter {
   /** Commands matching this fail with "Invalid operation" and change nothing. */
   failCommands: RegExp | null = null;
 
-  async read(): Promise<Table> {
+  private last: { text: string; table: Table } | null = null;
+
+  /**
+   * As the real adapter (src/reconcile/ipvsadm.ts): the same `-S -n` text gives the same
+   * Table object, unless thresholds are asked for (they are not in that text).
+   */
+  async read(opts: { thresholds: boolean } = { thresholds: false }): Promise<Table> {
     this.reads++;
     this.spawned++;
-    if (this.failReads) throw new IpvsError(this.failReads, ['-S', '-n'], this.failReads);
-    return cloneTable(this.table);
+    if (this.failReads) {
+      this.last = null;
+      throw new IpvsError(this.failReads, ['-S', '-n'], this.failReads);
+    }
+    const text = formatSave(this.table);
+    if (!opts.thresholds && this.last?.text === text) return this.last.table;
+    const table = cloneTable(this.table);
+    this.last = opts.thresholds ? null : { text, table };
+    return table;
   }
 
   async run(commands: string[][]): Promise<RunResult> {
