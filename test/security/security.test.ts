@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Director } from '../helpers/director';
 import { ROOT } from '../helpers/env';
@@ -14,6 +16,27 @@ import { ConfigError } from '../../src/parser/model';
 import { plan } from '../../src/reconcile/plan';
 import { diff } from '../../src/reconcile/diff';
 import { opArgv } from '../../src/reconcile/ops';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function scrape(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let body = '';
+      res.on('data', (b) => (body += b));
+      res.on('end', () => resolve(body));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
@@ -75,6 +98,7 @@ describe('security', function () {
   describe('with a running daemon', () => {
     let d: Director;
     const SECRETS = ['S3cretPassw0rd!', 'monitoruser42', 'radiusSharedSecret9'];
+    let metricsPort = 0;
     before(async () => {
       d = new Director();
       await d.listen('127.50.4.2', 8080);
@@ -103,14 +127,25 @@ virtual=10.0.0.3:80
 	checktype=connect
 `);
       chmodSync(d.cfg, 0o666);
-      const r = await d.cli(['--metrics', '127.0.0.1:0', d.cfg, 'start']);
+      metricsPort = await freePort();
+      const r = await d.cli(['--metrics', `127.0.0.1:${metricsPort}`, d.cfg, 'start']);
       assert.equal(r.code, 0, r.stderr);
       await d.waitFor('checks done', () => readFileSync(join(d.dir, 'monitor.log'), 'utf8').split('\n').length > 4);
     });
     after(() => d.cleanup());
 
-    it('passwd, secret and login never appear in the log, monitorfile, status or dry-run', async () => {
+    it('passwd, secret and login never appear in the log, monitorfile, status, metrics, dry-run or errors', async () => {
+      // A mistyped secret line (unquoted) in another file: the error names the line, not the value.
+      const bad = join(d.dir, 'bad.cf');
+      writeFileSync(bad, `virtual=10.0.0.1:3306\n\treal=127.50.4.3:3306 masq\n\tservice=mysql\n\tpasswd=${SECRETS[0]}\n\tlogin=${SECRETS[1]}\n`);
+      const refused = await d.cli(['--check', bad]);
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, /at line 4/);
+      const metrics = await scrape(metricsPort);
+      assert.match(metrics, /127\.50\.4\.3/, 'the metrics name the real (so the scrape saw the daemon)');
       const outputs = [
+        refused.stdout + refused.stderr,
+        metrics,
         d.logText(),
         readFileSync(join(d.dir, 'monitor.log'), 'utf8'),
         (await d.cli([d.cfg, 'status', '-v'])).stdout,
@@ -119,7 +154,7 @@ virtual=10.0.0.3:80
         JSON.stringify(await d.cli(['--dry-run', '--json', d.cfg])),
       ];
       for (const out of outputs) for (const s of SECRETS) assert.ok(!out.includes(s), `a secret leaked:\n${out}`);
-      assert.match(outputs[0]!, /Real server down: 127\.50\.4\.3:3306/, 'the failures were logged (so the test saw them)');
+      assert.match(d.logText(), /Real server down: 127\.50\.4\.3:3306/, 'the failures were logged (so the test saw them)');
     });
 
     it('warns about a world-writable config file', () => {
