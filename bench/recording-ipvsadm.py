@@ -17,11 +17,13 @@ def main(argv):
         d = os.path.abspath(argv[1])
         os.makedirs(d, exist_ok=True)
         w = os.path.join(d, 'ipvsadm')
+        # The system Python without site packages starts in ~15 ms where a pyenv one
+        # takes ~90. Reads, which Perl runs twice per change, do not start Python at all:
+        # every write leaves the three listings in files, and bash serves them with cat in
+        # a few milliseconds, about what the real ipvsadm takes to list a table.
+        py = '/usr/bin/python3' if os.access('/usr/bin/python3', os.X_OK) else sys.executable
         with open(w, 'w') as f:
-            # The system Python without site packages starts in ~15 ms where a pyenv one
-            # takes ~90: every daemon command pays it, and Perl's three per change most.
-            py = '/usr/bin/python3' if os.access('/usr/bin/python3', os.X_OK) else sys.executable
-            f.write("#!/bin/sh\nRIPVS_DIR='%s' exec '%s' -S -E '%s' \"$@\"\n" % (d, py, os.path.abspath(__file__)))
+            f.write(WRAPPER.replace('@DIR@', d).replace('@PY@', py).replace('@RECORDER@', os.path.abspath(__file__)))
         os.chmod(w, 0o755)
         if not os.path.exists(os.path.join(d, 'state.json')):
             save(d, {'order': [], 'svc': {}})
@@ -72,10 +74,35 @@ def load(d):
         return {'order': [], 'svc': {}}
 
 def save(d, st):
-    p = os.path.join(d, 'state.json')
+    write(d, 'state.json', json.dumps(st))
+    # What the wrapper serves to readers, made once per change.
+    write(d, 'save.txt', save_text(st))
+    write(d, 'list.txt', list_text(st, False))
+    write(d, 'list-thresholds.txt', list_text(st, True))
+
+def write(d, name, text):
+    p = os.path.join(d, name)
     with open(p + '.tmp', 'w') as f:
-        json.dump(st, f)
+        f.write(text)
     os.replace(p + '.tmp', p)
+
+WRAPPER = '''#!/bin/bash
+# Recording stand-in for ipvsadm (bench/recording-ipvsadm.py). Reads are served from the
+# listings the last write left; writes go to the recorder. Every call is logged as
+# "<epoch ms> <pid> <args>".
+d='@DIR@'
+case "$1" in
+  -L|-l|--list|-S|--save)
+    t=${EPOCHREALTIME/./}
+    printf '%s %s %s\\n' "${t:0:-3}" "$$" "$*" >> "$d/ipvsadm.log"
+    case " $* " in
+      *' --thresholds '*) exec cat "$d/list-thresholds.txt" ;;
+      ' -S '*|' --save '*) exec cat "$d/save.txt" ;;
+      *) exec cat "$d/list.txt" ;;
+    esac ;;
+esac
+RIPVS_DIR="$d" exec '@PY@' -S -E '@RECORDER@' "$@"
+'''
 
 PROTO = {'-t': 'TCP', '-u': 'UDP', '-f': 'FWM'}
 FWD = {'-g': 'Route', '-m': 'Masq', '-i': 'Tunnel'}

@@ -7,7 +7,9 @@
  * reals, checkinterval=1, checktimeout=2, negotiatetimeout=2, quiescent=yes, HTTP negotiate
  * checks, and a recording ipvsadm (bench/recording-ipvsadm.py) that timestamps every
  * command. Figures, all measured from outside the daemon:
- *   startup_s         process start → every real checked and added (from the ipvsadm log)
+ *   startup_s         process start → every real at a positive weight by its latest
+ *                     command (from the ipvsadm log; Perl's unchecked start-up flap does
+ *                     not count)
  *   pass_p50_s/p90_s  interval between two checks of the same real (seen by the target)
  *   detect_*_s        10 reals made to refuse at a random moment → their weight-0 command
  *   checks_per_s, cpu_s_per_min, rss_mb, ipvsadm_per_min (steady state)
@@ -205,18 +207,25 @@ async function run(daemon: 'ldirectord-ts' | 'perl-ldirectord', n: number, windo
   const pid = proc.pid!;
   const result: Record<string, unknown> = { daemon, n, virtuals: Math.ceil(n / 50) };
   try {
-    // Startup: every real added at a positive weight.
+    // Startup: every real at a positive weight by its latest command. Perl's start-up flap
+    // adds each real unchecked and quiesces it at once; it is up only once its first check
+    // has restored it, so a real counts by the last weight it was given, not the first.
     const added = new Set<string>();
     const deadline = Date.now() + (daemon === 'perl-ldirectord' ? 1800_000 : 300_000);
+    let read = 0;
     while (added.size < n && Date.now() < deadline) {
       await sleep(100);
       log.poll();
-      for (let i = log.lines.length - 1; i >= 0; i--) {
-        const l = log.lines[i]!;
-        if ((l as { seen?: boolean }).seen) break;
-        (l as { seen?: boolean }).seen = true;
-        const m = /^(?:-R: )?-[ae] .* -r (\S+) \S+ -w ([1-9]\d*)/.exec(l.cmd);
-        if (m) added.add(m[1]!);
+      for (; read < log.lines.length; read++) {
+        const cmd = log.lines[read]!.cmd;
+        const m = /^(?:-R: )?-[ae] .* -r (\S+) \S+ -w (\d+)/.exec(cmd);
+        if (m) {
+          if (Number(m[2]) > 0) added.add(m[1]!);
+          else added.delete(m[1]!);
+          continue;
+        }
+        const d = /^(?:-R: )?-d .* -r (\S+)$/.exec(cmd);
+        if (d) added.delete(d[1]!);
       }
     }
     result.startup_s = added.size >= n ? r3((Date.now() - t0) / 1000) : null;

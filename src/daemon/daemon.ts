@@ -94,7 +94,8 @@ export class Daemon {
     bytes: Buffer,
     readonly opts: DaemonOptions,
   ) {
-    tuneHeap();
+    // Before the first check: the heap's limits are set as it grows (memory.ts).
+    tuneHeap(realCount(cfg));
     this.config = cfg;
     this.digest = md5(bytes);
     this.redactor = new Redactor(cfg);
@@ -192,6 +193,7 @@ export class Daemon {
       // Unchanged virtual services stay the objects the engine runs (their checks, health
       // and plans carry over; see parser/carry-over.ts).
       cfg = carryOver(this.config, cfg);
+      tuneHeap(realCount(cfg));
     } catch (e) {
       this.stats.reloadFailures++;
       const msg = e instanceof ConfigError ? e.message : `Error reading file ${opts.configFile}: ${(e as Error).message}`;
@@ -214,6 +216,7 @@ export class Daemon {
     } finally {
       this.engine.scheduler.release();
     }
+
     for (const p of this.plugins) p.reloaded?.(cfg);
     this.settle(gen);
   }
@@ -332,6 +335,11 @@ export class Daemon {
       await closeHttpAgent().catch(() => undefined);
     }
   }
+}
+
+/** How many reals the config checks (an upper bound of the probes, known before they exist). */
+function realCount(cfg: Config): number {
+  return cfg.virtuals.reduce((n, v) => n + v.reals.length, 0);
 }
 
 export function md5(b: Buffer): string {
