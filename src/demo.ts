@@ -110,7 +110,8 @@ virtual=10.77.0.1:80
     await show('every server fails: the fallback (sorry server) takes the traffic');
 
     for (const w of webs) w.healthy = true;
-    await waitFor('recovery', (t) => !t.includes('127.77.0.9:8080') && t.includes('127.77.0.3:8080 -m -w 2'));
+    // All three back at their weights (each comes back at its own next check).
+    await waitFor('recovery', (t) => !t.includes('127.77.0.9:8080') && ['127.77.0.2:8080 -m -w 1', '127.77.0.3:8080 -m -w 2', '127.77.0.4:8080 -m -w 3'].every((d) => t.includes(d)));
     await show('they recover: restored, the fallback is out');
 
     writeFileSync(join(dir, 'demo-new.cf'), config(5));
