@@ -85,6 +85,8 @@ interface ProbeConn {
 
 /** What the check in progress has under way, so its abort hook can stop it. */
 interface InFlight {
+  /** A check is using this record now. */
+  active: boolean;
   signal: AbortSignal;
   /** A TCP/TLS connect made for this check and not finished yet. */
   connecting: Socket | null;
@@ -113,7 +115,7 @@ const DISPATCHER_OPTIONS = {
 function connFor(spec: HttpSpec, origin: string): ProbeConn {
   let c = conns.get(spec);
   if (c) return c;
-  const flight: InFlight = { signal: undefined as unknown as AbortSignal, connecting: null, hop: null, complete: false };
+  const flight = newFlight();
   const conn: ProbeConn = {
     origin,
     client: undefined as unknown as Client,
@@ -121,17 +123,25 @@ function connFor(spec: HttpSpec, origin: string): ProbeConn {
     current: null,
     flight,
     // The check's deadline (or the daemon stopping) stops a connect or a request in progress.
-    abort: (reason) => {
-      const check = conn.current;
-      if (!check) return;
-      check.connecting?.destroy(reason);
-      check.hop?.stop(reason);
-    },
+    abort: stopper(flight),
     first: null,
   };
   conn.client = new Client(origin, { ...DISPATCHER_OPTIONS, connect: connectFor(conn) });
   conns.set(spec, conn);
   return conn;
+}
+
+function newFlight(): InFlight {
+  return { active: false, signal: undefined as unknown as AbortSignal, connecting: null, hop: null, complete: false };
+}
+
+/** Stops what `check` has under way, while it is in use. */
+function stopper(check: InFlight): (reason: Error) => void {
+  return (reason) => {
+    if (!check.active) return;
+    check.connecting?.destroy(reason);
+    check.hop?.stop(reason);
+  };
 }
 
 /** The probe's connector: each connect is tied to the check in progress. */
@@ -438,21 +448,27 @@ export const checkHttp: Check<HttpSpec> = async (spec, { signal, onAbort }) => {
   if (typeof prep === 'string') return { up: false, reason: prep };
   if (signal.aborted) return { up: false, reason: abortReason(signal, spec.timeoutMs) };
   const conn = connFor(spec, prep.first.origin);
-  const check = conn.flight;
+  // The daemon never checks a probe twice at once (the scheduler waits for the check in
+  // flight), so the probe's own record serves; another caller overlapping it gets its own.
+  const mine = !conn.flight.active;
+  const check = mine ? conn.flight : newFlight();
+  const abort = mine ? conn.abort : stopper(check);
+  check.active = true;
   check.signal = signal;
   check.connecting = null;
   check.hop = null;
   check.complete = false;
   // One hook for the whole check: it stops a connect or a request in progress. The
   // runner's direct hook when there is one, else an abort listener.
-  const listener = onAbort ? null : () => conn.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-  if (onAbort) onAbort(conn.abort);
+  const listener = onAbort ? null : () => abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+  if (onAbort) onAbort(abort);
   else signal.addEventListener('abort', listener!);
   conn.current = check;
   try {
     return await exchange(spec, conn, check, prep);
   } finally {
-    conn.current = null;
+    if (conn.current === check) conn.current = null;
+    check.active = false;
     check.hop = null;
     check.connecting = null;
     if (listener) signal.removeEventListener('abort', listener);
