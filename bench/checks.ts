@@ -10,24 +10,39 @@
  *   - HTTP negotiate checks per second (GET, a receive regex; each of the CONCURRENCY
  *     workers is one probe keeping its connection, as in the daemon);
  *   - the RSS after 10,000 and after 100,000 HTTP checks (it must not grow), with the
- *     heap in use (after a full GC when run with node --expose-gc).
+ *     heap in use (after a full GC when run with node --expose-gc);
+ *   - HTTPS negotiate checks per second on kept connections (a TLS handshake per probe);
+ *   - in a child run with LDIRECTORD_HTTP_FRESH_CONNECTIONS=1: HTTP and HTTPS checks per
+ *     second with a connection (and a handshake) per check, as the Perl daemon made them,
+ *     which is what connection setup and TLS cost.
  * Every request stays on this machine's loopback; every loop is bounded.
  */
 import { fork } from 'node:child_process';
-import { createServer as createNetServer } from 'node:net';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { closeHttpAgent } from '../src/checks/http';
 import { runProbe } from '../src/checks/run';
 import { compileReceive } from '../src/checks/target';
 import type { ProbeSpec } from '../src/checks/types';
+import { selfSigned } from '../test/helpers/tls';
 
 const TCP_HOST = '127.10.6.1';
 const HTTP_HOST = '127.10.6.2';
+const HTTPS_HOST = '127.10.6.3';
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 200);
 const CONNECT_CHECKS = Number(process.env.BENCH_CONNECT_CHECKS ?? 20_000);
 const HTTP_CHECKS = Number(process.env.BENCH_HTTP_CHECKS ?? 100_000);
+const TLS_CHECKS = Number(process.env.BENCH_TLS_CHECKS ?? 20_000);
+const FRESH_CHECKS = Number(process.env.BENCH_FRESH_CHECKS ?? 10_000);
 
-function serve(): void {
+interface Ports {
+  tcp: number;
+  http: number;
+  https: number;
+}
+
+async function serve(): Promise<void> {
   const tcp = createNetServer((s) => {
     s.on('error', () => undefined);
     s.resume();
@@ -36,7 +51,7 @@ function serve(): void {
   // than the check does, and would be what this figure measured.
   const body = '<html>status: OK</html>\n';
   const response = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\nKeep-Alive: timeout=60\r\n\r\n${body}`);
-  const web = createNetServer({ noDelay: true }, (s) => {
+  const answer = (s: Socket) => {
     s.on('error', () => undefined);
     let buf = '';
     s.on('data', (d: Buffer) => {
@@ -47,11 +62,20 @@ function serve(): void {
         s.write(response);
       }
     });
-  });
+  };
+  const web = createNetServer({ noDelay: true }, answer);
+  const cert = await selfSigned('bench.invalid');
+  if (typeof cert === 'string') throw new Error(cert);
+  const secure = createTlsServer({ ...cert, noDelay: true }, answer);
+  secure.on('tlsClientError', () => undefined);
+  const port = (server: { address(): unknown }) => (server.address() as { port: number }).port;
   tcp.listen(0, TCP_HOST, () =>
-    web.listen(0, HTTP_HOST, () => {
-      process.send!({ tcp: (tcp.address() as { port: number }).port, http: (web.address() as { port: number }).port });
-    }),
+    web.listen(0, HTTP_HOST, () =>
+      secure.listen(0, HTTPS_HOST, () => {
+        const ports: Ports = { tcp: port(tcp), http: port(web), https: port(secure) };
+        process.send!(ports);
+      }),
+    ),
   );
   process.on('disconnect', () => process.exit(0));
 }
@@ -85,39 +109,71 @@ async function pump(total: number, make: () => ProbeSpec, at?: (done: number) =>
 const mib = (n: number) => Math.round((n / (1024 * 1024)) * 10) / 10;
 const print = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 
+const httpSpec = (url: string, host: string): ProbeSpec => ({ kind: 'http', url, method: 'GET', hostHeader: host, proxy: null, receive: compileReceive('status: OK'), timeoutMs: 5000 });
+
+/** Kept connections: connect, HTTP with its memory figures, HTTPS. */
+async function kept(ports: Ports): Promise<void> {
+  const connect = await pump(CONNECT_CHECKS, () => ({ kind: 'connect', host: TCP_HOST, port: ports.tcp, timeoutMs: 5000 }));
+  print({ figure: 'connect_checks_per_second', value: Math.round(CONNECT_CHECKS / connect.seconds), checks: CONNECT_CHECKS, up: connect.up, concurrency: CONCURRENCY, down_reasons: Object.fromEntries(connect.reasons) });
+
+  const url = `http://${HTTP_HOST}:${ports.http}/health`;
+  const mem: Record<number, { rss: number; heap: number }> = {};
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const http = await pump(
+    HTTP_CHECKS,
+    () => httpSpec(url, HTTP_HOST),
+    (n) => {
+      if (n === 10_000 || n === HTTP_CHECKS || n % 25_000 === 0) {
+        gc?.();
+        const m = process.memoryUsage();
+        mem[n] = { rss: m.rss, heap: m.heapUsed };
+      }
+    },
+  );
+  print({ figure: 'http_checks_per_second', value: Math.round(HTTP_CHECKS / http.seconds), checks: HTTP_CHECKS, up: http.up, concurrency: CONCURRENCY, down_reasons: Object.fromEntries(http.reasons) });
+  for (const [n, m] of Object.entries(mem)) print({ figure: 'rss_mib_after_http_checks', checks: Number(n), value: mib(m.rss), heap_used_mib: mib(m.heap), gc_before: Boolean(gc) });
+
+  const https = await pump(TLS_CHECKS, () => httpSpec(`https://${HTTPS_HOST}:${ports.https}/health`, HTTPS_HOST));
+  print({ figure: 'https_checks_per_second', value: Math.round(TLS_CHECKS / https.seconds), checks: TLS_CHECKS, up: https.up, concurrency: CONCURRENCY, down_reasons: Object.fromEntries(https.reasons) });
+}
+
+/** A connection, and for HTTPS a handshake, per check (LDIRECTORD_HTTP_FRESH_CONNECTIONS=1). */
+async function fresh(ports: Ports): Promise<void> {
+  for (const [figure, url, host] of [
+    ['http_fresh_connection_checks_per_second', `http://${HTTP_HOST}:${ports.http}/health`, HTTP_HOST],
+    ['https_fresh_connection_checks_per_second', `https://${HTTPS_HOST}:${ports.https}/health`, HTTPS_HOST],
+  ] as const) {
+    const r = await pump(FRESH_CHECKS, () => httpSpec(url, host));
+    print({ figure, value: Math.round(FRESH_CHECKS / r.seconds), checks: FRESH_CHECKS, up: r.up, concurrency: CONCURRENCY, down_reasons: Object.fromEntries(r.reasons) });
+  }
+}
+
 async function main(): Promise<void> {
   const child = fork(__filename, ['serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ports = await new Promise<{ tcp: number; http: number }>((resolve) => child.once('message', (m) => resolve(m as { tcp: number; http: number })));
+  const ports = await new Promise<Ports>((resolve) => child.once('message', (m) => resolve(m as Ports)));
   try {
-    const connect = await pump(CONNECT_CHECKS, () => ({ kind: 'connect', host: TCP_HOST, port: ports.tcp, timeoutMs: 5000 }));
-    print({ figure: 'connect_checks_per_second', value: Math.round(CONNECT_CHECKS / connect.seconds), checks: CONNECT_CHECKS, up: connect.up, concurrency: CONCURRENCY, down_reasons: Object.fromEntries(connect.reasons) });
-
-    const receive = compileReceive('status: OK');
-    const url = `http://${HTTP_HOST}:${ports.http}/health`;
-    const mem: Record<number, { rss: number; heap: number }> = {};
-    const gc = (globalThis as { gc?: () => void }).gc;
-    const http = await pump(
-      HTTP_CHECKS,
-      () => ({ kind: 'http', url, method: 'GET', hostHeader: HTTP_HOST, proxy: null, receive, timeoutMs: 5000 }),
-      (n) => {
-        if (n === 10_000 || n === HTTP_CHECKS || n % 25_000 === 0) {
-          gc?.();
-          const m = process.memoryUsage();
-          mem[n] = { rss: m.rss, heap: m.heapUsed };
-        }
-      },
-    );
-    print({ figure: 'http_checks_per_second', value: Math.round(HTTP_CHECKS / http.seconds), checks: HTTP_CHECKS, up: http.up, concurrency: CONCURRENCY, down_reasons: Object.fromEntries(http.reasons) });
-    for (const [n, m] of Object.entries(mem)) print({ figure: 'rss_mib_after_http_checks', checks: Number(n), value: mib(m.rss), heap_used_mib: mib(m.heap), gc_before: Boolean(gc) });
+    await kept(ports);
+    await closeHttpAgent();
+    // FRESH is read when the HTTP check module loads: a child process with the variable set.
+    const run = fork(__filename, ['fresh', JSON.stringify(ports)], {
+      stdio: 'inherit',
+      env: { ...process.env, LDIRECTORD_HTTP_FRESH_CONNECTIONS: '1' },
+    });
+    const code = await new Promise<number | null>((resolve) => run.once('exit', resolve));
+    if (code !== 0) throw new Error(`the fresh-connection run exited with ${code}`);
   } finally {
     await closeHttpAgent();
     child.disconnect();
   }
 }
 
-if (process.argv[2] === 'serve') serve();
-else
-  main().catch((e) => {
-    console.error(e);
-    process.exitCode = 1;
-  });
+const fail = (e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+};
+if (process.argv[2] === 'serve') serve().catch(fail);
+else if (process.argv[2] === 'fresh')
+  fresh(JSON.parse(process.argv[3]!) as Ports)
+    .then(() => closeHttpAgent())
+    .catch(fail);
+else main().catch(fail);
