@@ -78,17 +78,25 @@ async function healthyLatencies(seconds: number): Promise<{ ms: number[]; lag: I
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
   const until = Date.now() + seconds * 1000;
-  await Promise.all(Array.from({ length: HEALTHY }, (_x, i) => every(until, async () => {
-    const r = await runProbe(spec(PORTS.healthy + 100 + i));
-    if (r.up) ms.push(r.ms);
-  })));
+  // One spec per real, made once: the HTTP check keeps a real's connection per spec
+  // object, as the daemon's probes do (a new object per check would be a new connection).
+  await Promise.all(Array.from({ length: HEALTHY }, (_x, i) => {
+    const real = spec(PORTS.healthy + 100 + i);
+    return every(until, async () => {
+      const r = await runProbe(real);
+      if (r.up) ms.push(r.ms);
+    });
+  }));
   lag.disable();
   return { ms, lag };
 }
 
 async function main(): Promise<void> {
   if (process.argv.includes('--serve')) return servers();
-  const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1] || 20);
+  // Without --seconds, indexOf is -1 and argv[0] (node's path) would be read as the number.
+  const at = process.argv.indexOf('--seconds');
+  const seconds = at >= 0 ? Number(process.argv[at + 1]) : 20;
+  if (!(seconds > 0)) throw new Error(`--seconds wants a positive number, not ${process.argv[at + 1]}`);
   const child = fork(__filename, ['--serve'], { stdio: 'inherit' });
   await new Promise((r) => child.once('message', r));
   const mem = () => {
@@ -103,15 +111,16 @@ async function main(): Promise<void> {
   const until = Date.now() + seconds * 1000;
   const hostile = Object.entries(PORTS).filter(([k]) => k !== 'healthy');
   const loops = hostile.flatMap(([kind, port]) =>
-    Array.from({ length: 8 }, () =>
-      every(until, async () => {
-        const r = await runProbe(spec(port, kind === 'tlsstall'));
+    Array.from({ length: 8 }, () => {
+      const real = spec(port, kind === 'tlsstall');
+      return every(until, async () => {
+        const r = await runProbe(real);
         const reason = r.reason.replace(/\d+(\.\d+)? ?(KiB|MiB|B)\b/, 'N $2');
         const m = endings.get(kind) ?? new Map<string, number>();
         m.set(reason, (m.get(reason) ?? 0) + 1);
         endings.set(kind, m);
-      }),
-    ),
+      });
+    }),
   );
   const loaded = await healthyLatencies(seconds);
   await Promise.all(loops);
