@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   let text = 'checkinterval=2\nfailurecount=2\nfallback=127.0.0.1:80\n';
   for (let v = 0; v * 50 < reals; v++) {
     text += `virtual=10.100.${v}.1:80\n\tservice=http\n\treceive="OK"\n${v % 2 ? '\tquiescent=yes\n' : ''}`;
-    for (let i = v * 50; i < Math.min(reals, v * 50 + 50); i++) text += `\treal=127.30.${i >> 8}.${(i & 255) || 1}:8080 masq ${1 + (i % 3)}\n`;
+    for (let i = v * 50; i < Math.min(reals, v * 50 + 50); i++) text += `\treal=127.30.${i >> 7}.${(i & 127) + 1}:8080 masq ${1 + (i % 3)}\n`;
     text += '\n';
   }
   const cfg = await config(text);
