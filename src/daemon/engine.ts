@@ -58,6 +58,13 @@ export interface EngineDeps {
   reverseName?: (address: string) => Promise<string | null>;
 }
 
+/**
+ * Least time between the starts of two reconciles caused by health transitions. Small
+ * beside a check interval (seconds), the most it adds to applying a failure; long enough
+ * that the failures of one burst share a batch.
+ */
+export const BURST_SPACING_MS = 100;
+
 export class Engine {
   config: Config | null = null;
   readonly health = new Health();
@@ -219,15 +226,26 @@ export class Engine {
     }
   }
 
-  /** Ask for a reconcile of the dirty virtuals soon (coalescing a burst of transitions). */
+  /**
+   * Ask for a reconcile of the dirty virtuals soon (coalescing a burst of transitions).
+   * The first transition after a quiet spell is applied at once; while transitions keep
+   * coming (a switch dies and its reals are detected one by one over a check interval)
+   * the runs they cause start at most every BURST_SPACING_MS, so a burst of 1,000 failures
+   * is a handful of `ipvsadm -R` batches rather than one per reconcile the kernel allows.
+   */
   requestReconcile(full = false): void {
     if (full) this.full = true;
     if (this.reconcileTimer !== null || this.stopped) return;
+    const now = this.deps.clock.now();
+    const wait = full ? 0 : Math.max(0, this.lastTransitionRun + BURST_SPACING_MS - now);
     this.reconcileTimer = this.deps.clock.setTimeout(() => {
       this.reconcileTimer = null;
+      this.lastTransitionRun = this.deps.clock.now();
       void this.reconcile({ context: 'run' });
-    }, 0);
+    }, wait);
   }
+
+  private lastTransitionRun = -Infinity;
 
   /** Periodic resync: re-read the kernel and repair drift (hand edits). */
   private armResync(): void {

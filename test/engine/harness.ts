@@ -24,7 +24,7 @@ export interface Harness {
   tick(ms: number): Promise<void>;
 }
 
-export async function harness(text: string, opts: { table?: string[]; servers?: Record<string, ServerState>; reverseName?: (a: string) => Promise<string | null> } = {}): Promise<Harness & { cfg: Awaited<ReturnType<typeof config>> }> {
+export async function harness(text: string, opts: { table?: string[]; servers?: Record<string, ServerState>; reverseName?: (a: string) => Promise<string | null>; random?: () => number } = {}): Promise<Harness & { cfg: Awaited<ReturnType<typeof config>> }> {
   const cfg = await config(text);
   const clock = new FakeClock();
   const ipvs = new FakeIpvs();
@@ -57,7 +57,7 @@ export async function harness(text: string, opts: { table?: string[]; servers?: 
     runProbe,
     maxInFlight: 1000,
     jitter: 0,
-    random: () => 0.5,
+    random: opts.random ?? (() => 0.5),
     onEvent: (e) => events.push(e),
     runFallbackCommand: (cmd, args) => fallbackRuns.push([cmd, ...args]),
     reverseName: opts.reverseName,
