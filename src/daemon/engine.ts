@@ -81,6 +81,8 @@ export class Engine {
   private again = false;
   private resyncTimer: unknown = null;
   private reconcileTimer: unknown = null;
+  /** When the last transition-caused reconcile started (see requestReconcile). */
+  private lastTransitionRun = -Infinity;
   private stopped = false;
   /** Last fallbackcommand status per virtual (runs on change only, as Perl). */
   private fallbackStatus = new Map<string, 'start' | 'stop'>();
@@ -233,19 +235,15 @@ export class Engine {
    * the runs they cause start at most every BURST_SPACING_MS, so a burst of 1,000 failures
    * is a handful of `ipvsadm -R` batches rather than one per reconcile the kernel allows.
    */
-  requestReconcile(full = false): void {
-    if (full) this.full = true;
+  private requestReconcile(): void {
     if (this.reconcileTimer !== null || this.stopped) return;
-    const now = this.deps.clock.now();
-    const wait = full ? 0 : Math.max(0, this.lastTransitionRun + BURST_SPACING_MS - now);
+    const wait = Math.max(0, this.lastTransitionRun + BURST_SPACING_MS - this.deps.clock.now());
     this.reconcileTimer = this.deps.clock.setTimeout(() => {
       this.reconcileTimer = null;
       this.lastTransitionRun = this.deps.clock.now();
       void this.reconcile({ context: 'run' });
     }, wait);
   }
-
-  private lastTransitionRun = -Infinity;
 
   /** Periodic resync: re-read the kernel and repair drift (hand edits). */
   private armResync(): void {

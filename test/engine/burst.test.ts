@@ -42,7 +42,6 @@ describe('engine: bursts of transitions', () => {
     // Note when each real's failure is detected and when its weight-0 command is applied.
     const detected = new Map<string, number>();
     const applied = new Map<string, number>();
-    const seen = h.events.length;
     const runs = h.ipvs.runs;
     for (const a of hosts) h.servers.set(a, 'down');
     for (let i = 0; i < 300; i++) {
@@ -53,7 +52,6 @@ describe('engine: bursts of transitions', () => {
         if (e.type === 'applied' && e.op.kind === 'editDest' && e.op.dest.weight === 0) applied.set(e.op.dest.key.replace(/:8080$/, ''), h.clock.now());
       }
     }
-    assert.ok(h.events.length > seen);
     assert.equal(detected.size, hosts.length, 'every real detected down');
     assert.equal(applied.size, hosts.length, 'every real quiesced');
     assert.equal((h.ipvs.save().match(/ -w 0\n/g) ?? []).length, hosts.length, 'the kernel holds every real at weight 0');
