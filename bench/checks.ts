@@ -50,7 +50,9 @@ async function serve(): Promise<void> {
   // A minimal HTTP responder (as bench/target.ts): node:http's server costs more per request
   // than the check does, and would be what this figure measured.
   const body = '<html>status: OK</html>\n';
-  const response = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\nKeep-Alive: timeout=60\r\n\r\n${body}`);
+  const response = Buffer.from(
+    `HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\nKeep-Alive: timeout=60\r\n\r\n${body}`,
+  );
   const answer = (s: Socket) => {
     s.on('error', () => undefined);
     let buf = '';
@@ -85,7 +87,11 @@ async function serve(): Promise<void> {
  * worker is one probe, as in the daemon: one spec object checked again and again (an HTTP
  * probe keeps its connection between its checks and frees it when the probe goes).
  */
-async function pump(total: number, make: () => ProbeSpec, at?: (done: number) => void): Promise<{ seconds: number; up: number; reasons: Map<string, number> }> {
+async function pump(
+  total: number,
+  make: () => ProbeSpec,
+  at?: (done: number) => void,
+): Promise<{ seconds: number; up: number; reasons: Map<string, number> }> {
   let started = 0;
   let done = 0;
   let up = 0;
@@ -109,12 +115,32 @@ async function pump(total: number, make: () => ProbeSpec, at?: (done: number) =>
 const mib = (n: number) => Math.round((n / (1024 * 1024)) * 10) / 10;
 const print = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 
-const httpSpec = (url: string, host: string): ProbeSpec => ({ kind: 'http', url, method: 'GET', hostHeader: host, proxy: null, receive: compileReceive('status: OK'), timeoutMs: 5000 });
+const httpSpec = (url: string, host: string): ProbeSpec => ({
+  kind: 'http',
+  url,
+  method: 'GET',
+  hostHeader: host,
+  proxy: null,
+  receive: compileReceive('status: OK'),
+  timeoutMs: 5000,
+});
 
 /** Kept connections: connect, HTTP with its memory figures, HTTPS. */
 async function kept(ports: Ports): Promise<void> {
-  const connect = await pump(CONNECT_CHECKS, () => ({ kind: 'connect', host: TCP_HOST, port: ports.tcp, timeoutMs: 5000 }));
-  print({ figure: 'connect_checks_per_second', value: Math.round(CONNECT_CHECKS / connect.seconds), checks: CONNECT_CHECKS, up: connect.up, concurrency: CONCURRENCY, down_reasons: Object.fromEntries(connect.reasons) });
+  const connect = await pump(CONNECT_CHECKS, () => ({
+    kind: 'connect',
+    host: TCP_HOST,
+    port: ports.tcp,
+    timeoutMs: 5000,
+  }));
+  print({
+    figure: 'connect_checks_per_second',
+    value: Math.round(CONNECT_CHECKS / connect.seconds),
+    checks: CONNECT_CHECKS,
+    up: connect.up,
+    concurrency: CONCURRENCY,
+    down_reasons: Object.fromEntries(connect.reasons),
+  });
 
   const url = `http://${HTTP_HOST}:${ports.http}/health`;
   const mem: Record<number, { rss: number; heap: number }> = {};
@@ -130,11 +156,32 @@ async function kept(ports: Ports): Promise<void> {
       }
     },
   );
-  print({ figure: 'http_checks_per_second', value: Math.round(HTTP_CHECKS / http.seconds), checks: HTTP_CHECKS, up: http.up, concurrency: CONCURRENCY, down_reasons: Object.fromEntries(http.reasons) });
-  for (const [n, m] of Object.entries(mem)) print({ figure: 'rss_mib_after_http_checks', checks: Number(n), value: mib(m.rss), heap_used_mib: mib(m.heap), gc_before: Boolean(gc) });
+  print({
+    figure: 'http_checks_per_second',
+    value: Math.round(HTTP_CHECKS / http.seconds),
+    checks: HTTP_CHECKS,
+    up: http.up,
+    concurrency: CONCURRENCY,
+    down_reasons: Object.fromEntries(http.reasons),
+  });
+  for (const [n, m] of Object.entries(mem))
+    print({
+      figure: 'rss_mib_after_http_checks',
+      checks: Number(n),
+      value: mib(m.rss),
+      heap_used_mib: mib(m.heap),
+      gc_before: Boolean(gc),
+    });
 
   const https = await pump(TLS_CHECKS, () => httpSpec(`https://${HTTPS_HOST}:${ports.https}/health`, HTTPS_HOST));
-  print({ figure: 'https_checks_per_second', value: Math.round(TLS_CHECKS / https.seconds), checks: TLS_CHECKS, up: https.up, concurrency: CONCURRENCY, down_reasons: Object.fromEntries(https.reasons) });
+  print({
+    figure: 'https_checks_per_second',
+    value: Math.round(TLS_CHECKS / https.seconds),
+    checks: TLS_CHECKS,
+    up: https.up,
+    concurrency: CONCURRENCY,
+    down_reasons: Object.fromEntries(https.reasons),
+  });
 }
 
 /** A connection, and for HTTPS a handshake, per check (LDIRECTORD_HTTP_FRESH_CONNECTIONS=1). */
@@ -144,7 +191,14 @@ async function fresh(ports: Ports): Promise<void> {
     ['https_fresh_connection_checks_per_second', `https://${HTTPS_HOST}:${ports.https}/health`, HTTPS_HOST],
   ] as const) {
     const r = await pump(FRESH_CHECKS, () => httpSpec(url, host));
-    print({ figure, value: Math.round(FRESH_CHECKS / r.seconds), checks: FRESH_CHECKS, up: r.up, concurrency: CONCURRENCY, down_reasons: Object.fromEntries(r.reasons) });
+    print({
+      figure,
+      value: Math.round(FRESH_CHECKS / r.seconds),
+      checks: FRESH_CHECKS,
+      up: r.up,
+      concurrency: CONCURRENCY,
+      down_reasons: Object.fromEntries(r.reasons),
+    });
   }
 }
 

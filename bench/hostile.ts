@@ -22,7 +22,16 @@ import type { HttpSpec } from '../src/checks/types';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 const HOST = '127.40.9.1';
-const PORTS = { healthy: 9001, silent: 9002, drip: 9003, endless: 9004, big: 9005, invalid: 9006, tlsstall: 9007, reset: 9008 };
+const PORTS = {
+  healthy: 9001,
+  silent: 9002,
+  drip: 9003,
+  endless: 9004,
+  big: 9005,
+  invalid: 9006,
+  tlsstall: 9007,
+  reset: 9008,
+};
 
 const HEALTHY = 100;
 function servers(): void {
@@ -55,7 +64,13 @@ function servers(): void {
 }
 
 const spec = (port: number, https = false, receive: RegExp | null = /OK/): HttpSpec => ({
-  kind: 'http', url: `${https ? 'https' : 'http'}://${HOST}:${port}/`, method: 'GET', hostHeader: null, proxy: null, receive, timeoutMs: 2000,
+  kind: 'http',
+  url: `${https ? 'https' : 'http'}://${HOST}:${port}/`,
+  method: 'GET',
+  hostHeader: null,
+  proxy: null,
+  receive,
+  timeoutMs: 2000,
 });
 
 function q(xs: number[], p: number): number {
@@ -80,13 +95,15 @@ async function healthyLatencies(seconds: number): Promise<{ ms: number[]; lag: I
   const until = Date.now() + seconds * 1000;
   // One spec per real, made once: the HTTP check keeps a real's connection per spec
   // object, as the daemon's probes do (a new object per check would be a new connection).
-  await Promise.all(Array.from({ length: HEALTHY }, (_x, i) => {
-    const real = spec(PORTS.healthy + 100 + i);
-    return every(until, async () => {
-      const r = await runProbe(real);
-      if (r.up) ms.push(r.ms);
-    });
-  }));
+  await Promise.all(
+    Array.from({ length: HEALTHY }, (_x, i) => {
+      const real = spec(PORTS.healthy + 100 + i);
+      return every(until, async () => {
+        const r = await runProbe(real);
+        if (r.up) ms.push(r.ms);
+      });
+    }),
+  );
   lag.disable();
   return { ms, lag };
 }
@@ -128,8 +145,12 @@ async function main(): Promise<void> {
   child.kill();
   await closeHttpAgent();
   const stats = (x: { ms: number[]; lag: IntervalHistogram }) => ({
-    checks: x.ms.length, p50_ms: q(x.ms, 0.5), p99_ms: q(x.ms, 0.99), max_ms: Math.max(...x.ms),
-    loop_delay_p99_ms: Math.round(x.lag.percentile(99) / 1e5) / 10, loop_delay_max_ms: Math.round(x.lag.max / 1e5) / 10,
+    checks: x.ms.length,
+    p50_ms: q(x.ms, 0.5),
+    p99_ms: q(x.ms, 0.99),
+    max_ms: Math.max(...x.ms),
+    loop_delay_p99_ms: Math.round(x.lag.percentile(99) / 1e5) / 10,
+    loop_delay_max_ms: Math.round(x.lag.max / 1e5) / 10,
   });
   process.stdout.write(
     JSON.stringify({

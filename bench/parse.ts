@@ -12,7 +12,7 @@ function generate(virtuals: number, perVirtual: number): string {
     s += `virtual=10.${(v >> 8) & 255}.${v & 255}.1:80\n\tservice=http\n\trequest="/health"\n\treceive="OK"\n\tscheduler=wlc\n`;
     for (let r = 0; r < perVirtual; r++) {
       const i = v * perVirtual + r;
-      s += `\treal=127.${(i >> 16) & 255}.${(i >> 8) & 255}.${(i & 255) || 1}:8080 masq ${1 + (r % 5)}\n`;
+      s += `\treal=127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255 || 1}:8080 masq ${1 + (r % 5)}\n`;
     }
     s += '\n';
   }
@@ -31,7 +31,17 @@ async function main(): Promise<void> {
     if (cfg.virtuals.length !== 1000) throw new Error('bad parse');
   }
   runs.sort((a, b) => a - b);
-  process.stdout.write(JSON.stringify({ bench: 'parse', virtuals: 1000, reals: 20000, lines: text.split('\n').length, median_ms: Math.round(runs[2]!), min_ms: Math.round(runs[0]!), max_ms: Math.round(runs[4]!) }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      bench: 'parse',
+      virtuals: 1000,
+      reals: 20000,
+      lines: text.split('\n').length,
+      median_ms: Math.round(runs[2]!),
+      min_ms: Math.round(runs[0]!),
+      max_ms: Math.round(runs[4]!),
+    }) + '\n',
+  );
 }
 
 void main();

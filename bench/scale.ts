@@ -24,7 +24,17 @@
  *   npm run bench [-- --n 100,2000,10000] [--window 30] [--vs-perl] [--perl-n 2000]
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  openSync,
+  readSync,
+  closeSync,
+} from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,12 +79,21 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
  * each its own process driven over IPC. `ask` sends a command to every shard (a shard
  * ignores the ids it does not serve) and merges their answers.
  */
+/** What a target shard answers: the request id, and the figures the command asked for. */
+interface ShardAnswer {
+  id: number;
+  total: number;
+  intervals: number[];
+  at?: number;
+  [figure: string]: unknown;
+}
+
 class Target {
   private seq = 0;
-  private waiting = new Map<string, (m: any) => void>(); // eslint-disable-line @typescript-eslint/no-explicit-any
+  private waiting = new Map<string, (m: ShardAnswer) => void>();
   constructor(readonly procs: ChildProcess[]) {
     procs.forEach((proc, k) =>
-      proc.on('message', (m: any) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      proc.on('message', (m: ShardAnswer) => {
         const w = this.waiting.get(`${k}:${m.id}`);
         if (w) {
           this.waiting.delete(`${k}:${m.id}`);
@@ -85,7 +104,12 @@ class Target {
   }
   static async start(n: number): Promise<Target> {
     const shards = Math.max(1, Math.ceil(n / 4000));
-    const procs = Array.from({ length: shards }, (_x, k) => fork(join(__dirname, 'target.js'), [String(n), String(shards), String(k)], { stdio: 'inherit', execArgv: ['--max-old-space-size=1024'] }));
+    const procs = Array.from({ length: shards }, (_x, k) =>
+      fork(join(__dirname, 'target.js'), [String(n), String(shards), String(k)], {
+        stdio: 'inherit',
+        execArgv: ['--max-old-space-size=1024'],
+      }),
+    );
     await Promise.all(procs.map((proc) => new Promise<void>((resolve) => proc.once('message', () => resolve()))));
     return new Target(procs);
   }
@@ -94,16 +118,21 @@ class Target {
     const answers = await Promise.all(
       this.procs.map(
         (proc, k) =>
-          new Promise<any>((resolve) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+          new Promise<ShardAnswer>((resolve) => {
             this.waiting.set(`${k}:${id}`, resolve);
             proc.send({ cmd, id, ...extra });
           }),
       ),
     );
-    const sumBy = (key: string) => answers.reduce((acc: number[], a) => (a[key] as number[]).map((x, i) => x + (acc[i] ?? 0)), []);
+    const sumBy = (key: string) =>
+      answers.reduce((acc: number[], a) => (a[key] as number[]).map((x, i) => x + (acc[i] ?? 0)), []);
     switch (cmd) {
       case 'stats':
-        return { total: answers.reduce((t, a) => t + a.total, 0), intervals: answers.flatMap((a) => a.intervals), counts: sumBy('counts') } as T;
+        return {
+          total: answers.reduce((t, a) => t + a.total, 0),
+          intervals: answers.flatMap((a) => a.intervals),
+          counts: sumBy('counts'),
+        } as T;
       case 'failures':
         return { firstFailure: sumBy('firstFailure') } as T;
       default:
@@ -142,11 +171,26 @@ async function targetCapacity(n: number, seconds: number, concurrency = 256): Pr
 function config(n: number, logfile: string): string {
   // supervised=yes: both daemons in the foreground without debug output (Perl's -d would
   // print debug lines for every check and skew its figures).
-  const out = ['checkinterval=1', 'checktimeout=2', 'negotiatetimeout=2', 'quiescent=yes', 'supervised=yes', `logfile="${logfile}"`, ''];
+  const out = [
+    'checkinterval=1',
+    'checktimeout=2',
+    'negotiatetimeout=2',
+    'quiescent=yes',
+    'supervised=yes',
+    `logfile="${logfile}"`,
+    '',
+  ];
   const per = 50;
   for (let v = 0; v * per < n; v++) {
-    out.push(`virtual=10.${100 + (v >> 8)}.${v & 255}.1:80`, '\tservice=http', '\trequest="/"', '\treceive="OK"', '\tscheduler=wlc');
-    for (let i = v * per; i < Math.min(n, (v + 1) * per); i++) out.push(`\treal=${addressOf(i)}:8080 masq ${1 + (i % 3)}`);
+    out.push(
+      `virtual=10.${100 + (v >> 8)}.${v & 255}.1:80`,
+      '\tservice=http',
+      '\trequest="/"',
+      '\treceive="OK"',
+      '\tscheduler=wlc',
+    );
+    for (let i = v * per; i < Math.min(n, (v + 1) * per); i++)
+      out.push(`\treal=${addressOf(i)}:8080 masq ${1 + (i % 3)}`);
     out.push('');
   }
   return out.join('\n');
@@ -188,7 +232,12 @@ function rssMb(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
 }
 
-async function run(daemon: 'ldirectord-ts' | 'perl-ldirectord', n: number, window: number, target: Target): Promise<object> {
+async function run(
+  daemon: 'ldirectord-ts' | 'perl-ldirectord',
+  n: number,
+  window: number,
+  target: Target,
+): Promise<object> {
   const dir = mkdtempSync(join(tmpdir(), `ldbench-${n}-`));
   const ipvsadm = spawnText('python3', [RECORDER, '--install', join(dir, 'kernel')]).trim();
   const cfg = join(dir, 'bench.cf');
@@ -199,10 +248,17 @@ async function run(daemon: 'ldirectord-ts' | 'perl-ldirectord', n: number, windo
   if (daemon === 'ldirectord-ts') {
     // Through the executable, as init scripts and the OCF agent run it (its first line
     // carries the daemon's V8 flags: src/daemon/memory.ts).
-    proc = spawn(CLI, ['--ipvsadm', ipvsadm, cfg, 'start'], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, LDIRECTORD_RUN_DIR: dir } });
+    proc = spawn(CLI, ['--ipvsadm', ipvsadm, cfg, 'start'], {
+      stdio: ['ignore', 'ignore', 'ignore'],
+      env: { ...process.env, LDIRECTORD_RUN_DIR: dir },
+    });
   } else {
     const perl = preparePerl(ipvsadm, dir);
-    proc = spawn('perl', [perl, cfg, 'start'], { stdio: ['ignore', 'ignore', 'ignore'], cwd: dir, env: { ...process.env, PERLIO: 'perlio' } });
+    proc = spawn('perl', [perl, cfg, 'start'], {
+      stdio: ['ignore', 'ignore', 'ignore'],
+      cwd: dir,
+      env: { ...process.env, PERLIO: 'perlio' },
+    });
   }
   const pid = proc.pid!;
   const result: Record<string, unknown> = { daemon, n, virtuals: Math.ceil(n / 50) };
@@ -301,7 +357,9 @@ async function run(daemon: 'ldirectord-ts' | 'perl-ldirectord', n: number, windo
     while (applied === null && Date.now() < rUntil) {
       await sleep(20);
       log.poll();
-      const hit = log.lines.slice(lr).find((l) => new RegExp(`-r ${addressOf(1).replace(/\./g, '\\.')}:8080 \\S+ -w 7`).test(l.cmd));
+      const hit = log.lines
+        .slice(lr)
+        .find((l) => new RegExp(`-r ${addressOf(1).replace(/\./g, '\\.')}:8080 \\S+ -w 7`).test(l.cmd));
       if (hit) applied = hit.t;
     }
     await sleep(2000);
@@ -345,7 +403,9 @@ async function main(): Promise<void> {
     const target = await Target.start(n);
     try {
       const cap = await targetCapacity(n, 3);
-      process.stdout.write(JSON.stringify({ target: 'bench/target', n, capacity_requests_per_s: Math.round(cap) }) + '\n');
+      process.stdout.write(
+        JSON.stringify({ target: 'bench/target', n, capacity_requests_per_s: Math.round(cap) }) + '\n',
+      );
       if (a.n.includes(n)) process.stdout.write(JSON.stringify(await run('ldirectord-ts', n, a.window, target)) + '\n');
     } finally {
       target.stop();

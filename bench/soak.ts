@@ -25,7 +25,8 @@ async function main(): Promise<void> {
   let text = 'checkinterval=2\nfailurecount=2\nfallback=127.0.0.1:80\n';
   for (let v = 0; v * 50 < reals; v++) {
     text += `virtual=10.100.${v}.1:80\n\tservice=http\n\treceive="OK"\n${v % 2 ? '\tquiescent=yes\n' : ''}`;
-    for (let i = v * 50; i < Math.min(reals, v * 50 + 50); i++) text += `\treal=127.30.${i >> 7}.${(i & 127) + 1}:8080 masq ${1 + (i % 3)}\n`;
+    for (let i = v * 50; i < Math.min(reals, v * 50 + 50); i++)
+      text += `\treal=127.30.${i >> 7}.${(i & 127) + 1}:8080 masq ${1 + (i % 3)}\n`;
     text += '\n';
   }
   const cfg = await config(text);
@@ -46,7 +47,9 @@ async function main(): Promise<void> {
       let s = up.get(host) ?? true;
       if (Math.random() < flap) s = !s;
       up.set(host, s);
-      return Promise.resolve(s ? { up: true, reason: 'HTTP 200 OK', ms: 1 } : { up: false, reason: 'connect ECONNREFUSED', ms: 1 });
+      return Promise.resolve(
+        s ? { up: true, reason: 'HTTP 200 OK', ms: 1 } : { up: false, reason: 'connect ECONNREFUSED', ms: 1 },
+      );
     },
     onEvent: (e) => {
       if (e.type === 'transition' && (e.t.kind === 'up' || e.t.kind === 'down')) transitions++;
@@ -84,7 +87,17 @@ async function main(): Promise<void> {
   }
   const last = snapshot(`after ${hours * 60} min`);
   await engine.stop();
-  process.stdout.write(JSON.stringify({ bench: 'soak', reals, flap_per_check: flap, fake_hours: hours, wall_s: Math.round((Date.now() - t0) / 1000), start: first, end: last }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      bench: 'soak',
+      reals,
+      flap_per_check: flap,
+      fake_hours: hours,
+      wall_s: Math.round((Date.now() - t0) / 1000),
+      start: first,
+      end: last,
+    }) + '\n',
+  );
 }
 
 void main();

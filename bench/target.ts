@@ -23,8 +23,12 @@ export function addressOf(i: number): string {
 
 const RESPONSE_CLOSE = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK');
 const RESPONSE_KEEP = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=60\r\n\r\nOK');
-const FAIL_CLOSE = Buffer.from('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nFAIL');
-const FAIL_KEEP = Buffer.from('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nKeep-Alive: timeout=60\r\n\r\nFAIL');
+const FAIL_CLOSE = Buffer.from(
+  'HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nFAIL',
+);
+const FAIL_KEEP = Buffer.from(
+  'HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nKeep-Alive: timeout=60\r\n\r\nFAIL',
+);
 const RING = 32;
 
 interface Slot {
@@ -47,7 +51,14 @@ function main(): void {
   let total = 0;
   let listening = 0;
   for (const i of owned) {
-    const slot: Slot = { server: createServer({ noDelay: true }), sockets: new Set(), times: new Float64Array(RING), n: 0, failing: false, firstFailure: 0 };
+    const slot: Slot = {
+      server: createServer({ noDelay: true }),
+      sockets: new Set(),
+      times: new Float64Array(RING),
+      n: 0,
+      failing: false,
+      firstFailure: 0,
+    };
     slot.server.on('connection', (sock) => {
       slot.sockets.add(sock);
       sock.on('close', () => slot.sockets.delete(sock));

@@ -22,7 +22,11 @@ const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string) => (color ? `\x1b[2m${s}\x1b[0m` : s);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Run a command without blocking: the demo's web servers live in this process. */
-async function run(file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string; code: number }> {
+async function run(
+  file: string,
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
     const r = await promisify(execFile)(file, args, { env, encoding: 'utf8' });
     return { stdout: r.stdout, stderr: r.stderr, code: 0 };
@@ -80,7 +84,12 @@ virtual=10.77.0.1:80
   const show = async (title: string) => {
     process.stdout.write(`\n${bold(`== ${title}`)}\n${dim('$ ipvsadm -S -n')}\n${(await table()) || '(empty)\n'}`);
     process.stdout.write(`${dim('$ ldirectord demo.cf status -v')}\n`);
-    process.stdout.write((await run(process.execPath, [CLI, cfg, 'status', '-v'], env)).stdout.replace(/^ldirectord for \S+: /, 'ldirectord: '));
+    process.stdout.write(
+      (await run(process.execPath, [CLI, cfg, 'status', '-v'], env)).stdout.replace(
+        /^ldirectord for \S+: /,
+        'ldirectord: ',
+      ),
+    );
   };
   const waitFor = async (what: string, ok: (t: string) => boolean) => {
     for (let i = 0; i < 150; i++) {
@@ -90,10 +99,15 @@ virtual=10.77.0.1:80
     throw new Error(`demo: ${what} did not happen`);
   };
 
-  process.stdout.write(bold('ldirectord demo: three web servers behind 10.77.0.1:80, checked over HTTP every second\n'));
+  process.stdout.write(
+    bold('ldirectord demo: three web servers behind 10.77.0.1:80, checked over HTTP every second\n'),
+  );
   process.stdout.write(dim(`config ${cfg}, IPVS table kept by a recording ipvsadm (${ipvsadm})\n`));
-  process.stdout.write(dim('daemon log (the original\'s message catalogue):\n'));
-  const daemon: ChildProcess = spawn(process.execPath, [CLI, '-d', cfg, 'start'], { env, stdio: ['ignore', 'inherit', 'pipe'] });
+  process.stdout.write(dim("daemon log (the original's message catalogue):\n"));
+  const daemon: ChildProcess = spawn(process.execPath, [CLI, '-d', cfg, 'start'], {
+    env,
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
   daemon.stderr!.on('data', (b: Buffer) => {
     for (const line of b.toString().split('\n').filter(Boolean)) process.stdout.write(dim('  log| ') + line + '\n');
   });
@@ -111,17 +125,26 @@ virtual=10.77.0.1:80
 
     for (const w of webs) w.healthy = true;
     // All three back at their weights (each comes back at its own next check).
-    await waitFor('recovery', (t) => !t.includes('127.77.0.9:8080') && ['127.77.0.2:8080 -m -w 1', '127.77.0.3:8080 -m -w 2', '127.77.0.4:8080 -m -w 3'].every((d) => t.includes(d)));
+    await waitFor(
+      'recovery',
+      (t) =>
+        !t.includes('127.77.0.9:8080') &&
+        ['127.77.0.2:8080 -m -w 1', '127.77.0.3:8080 -m -w 2', '127.77.0.4:8080 -m -w 3'].every((d) => t.includes(d)),
+    );
     await show('they recover: restored, the fallback is out');
 
     writeFileSync(join(dir, 'demo-new.cf'), config(5));
-    process.stdout.write(`\n${bold('== preview a config change (web3 weight 3 -> 5) without applying it')}\n${dim('$ ldirectord --dry-run demo-new.cf')}\n`);
+    process.stdout.write(
+      `\n${bold('== preview a config change (web3 weight 3 -> 5) without applying it')}\n${dim('$ ldirectord --dry-run demo-new.cf')}\n`,
+    );
     const dry = await run(process.execPath, [CLI, '--dry-run', join(dir, 'demo-new.cf')], env);
     process.stdout.write(dry.stdout + dim(dry.stderr) + dim(`(exit ${dry.code}: 1 means there is a plan)\n`));
   } finally {
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon.once('exit', r));
-    process.stdout.write(`\n${bold('== stopped (cleanstop=yes): the managed service is gone')}\n${(await table()) || '(empty)\n'}`);
+    process.stdout.write(
+      `\n${bold('== stopped (cleanstop=yes): the managed service is gone')}\n${(await table()) || '(empty)\n'}`,
+    );
     for (const w of [...webs, sorry]) w.server.close();
     rmSync(dir, { recursive: true, force: true });
   }

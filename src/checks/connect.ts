@@ -18,7 +18,11 @@ function tcpConnect(spec: ConnectSpec, signal: AbortSignal): Promise<Result> {
   return new Promise((resolve) => {
     const sock = createConnection({ host: spec.host, port: spec.port });
     const done = (up: boolean, reason: string) => end() && resolve({ up, reason });
-    const end = endOnce(signal, () => sock.destroy(), () => done(false, abortText(signal)));
+    const end = endOnce(
+      signal,
+      () => sock.destroy(),
+      () => done(false, abortText(signal)),
+    );
     sock.once('connect', () => done(true, `connected to port ${spec.port}`));
     sock.once('error', (e: NodeJS.ErrnoException) => done(false, `connect ${e.code ?? e.message}`));
   });
@@ -28,7 +32,11 @@ function udpConnect(spec: ConnectSpec, signal: AbortSignal): Promise<Result> {
   return new Promise((resolve) => {
     const sock = createSocket(isIPv6(spec.host) ? 'udp6' : 'udp4');
     const done = (up: boolean, reason: string) => end() && resolve({ up, reason });
-    const end = endOnce(signal, () => sock.close(), () => done(false, abortText(signal)));
+    const end = endOnce(
+      signal,
+      () => sock.close(),
+      () => done(false, abortText(signal)),
+    );
     sock.once('error', (e: NodeJS.ErrnoException) => done(false, `udp connect ${e.code ?? e.message}`));
     // Node hands a failed connect (no route, bad address) to this callback as its argument.
     sock.connect(spec.port, spec.host, (err?: Error) => {

@@ -66,7 +66,11 @@ async function lookup(spec: DnsSpec, names: string[], signal: AbortSignal): Prom
 }
 
 function judge(answers: dnsPacket.Answer[], receive: Receive): Result {
-  if (receive === null) return { up: false, reason: 'Response mismatch (receive is empty: a DNS check is never up without one, as in Perl)' };
+  if (receive === null)
+    return {
+      up: false,
+      reason: 'Response mismatch (receive is empty: a DNS check is never up without one, as in Perl)',
+    };
   for (const rr of answers) {
     if ((rr.type === 'A' || rr.type === 'PTR') && typeof rr.data === 'string') {
       receive.lastIndex = 0;
@@ -123,7 +127,9 @@ export function reverseName(input: string): string | null {
 
 /** The 32 hex digits of an IPv6 address (which may end in a dotted IPv4 part). */
 function expandIPv6(address: string): string {
-  return ipv6Groups(address).map((g) => g.toString(16).padStart(4, '0')).join('');
+  return ipv6Groups(address)
+    .map((g) => g.toString(16).padStart(4, '0'))
+    .join('');
 }
 
 /**
@@ -146,7 +152,10 @@ export function searchNames(query: string, searchlist: string[], ndots: number):
  * domain, then /etc/resolv.conf (`domain`, `search`, `options ndots:N`), then the
  * LOCALDOMAIN, RES_SEARCHLIST and RES_OPTIONS environment variables.
  */
-export async function resolverSearchConfig(resolvConf = '/etc/resolv.conf', env: NodeJS.ProcessEnv = process.env): Promise<{ searchlist: string[]; ndots: number }> {
+export async function resolverSearchConfig(
+  resolvConf = '/etc/resolv.conf',
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ searchlist: string[]; ndots: number }> {
   const dot = hostname().indexOf('.');
   let searchlist = dot > 0 ? [hostname().slice(dot + 1)] : [];
   let ndots = 1;
@@ -251,7 +260,11 @@ function tcpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): P
       if (reply) resolve(reply);
       else reject(err);
     };
-    const end = endOnce(signal, () => sock.destroy(), () => finish(signal.reason));
+    const end = endOnce(
+      signal,
+      () => sock.destroy(),
+      () => finish(signal.reason),
+    );
     sock.on('error', (e) => finish(e));
     sock.on('connect', () => sock.write(dnsPacket.streamEncode(q)));
     sock.on('data', (chunk: Buffer) => {

@@ -32,9 +32,14 @@ type Result = { up: boolean; reason: string };
 
 /** The environment a check command gets: nothing of the daemon's own. */
 function checkEnv(spec: ExternalSpec): Record<string, string> {
-  const env: Record<string, string> = { PATH: CHECK_PATH, LANG: 'C', LDIRECTORD_TIMEOUT: String(spec.timeoutMs / 1000) };
+  const env: Record<string, string> = {
+    PATH: CHECK_PATH,
+    LANG: 'C',
+    LDIRECTORD_TIMEOUT: String(spec.timeoutMs / 1000),
+  };
   const [vip, vport, rip, rport] = spec.args;
-  if (spec.args.length === 4) Object.assign(env, { LDIRECTORD_VIP: vip, LDIRECTORD_VPORT: vport, LDIRECTORD_RIP: rip, LDIRECTORD_RPORT: rport });
+  if (spec.args.length === 4)
+    Object.assign(env, { LDIRECTORD_VIP: vip, LDIRECTORD_VPORT: vport, LDIRECTORD_RIP: rip, LDIRECTORD_RPORT: rport });
   return env;
 }
 
@@ -54,7 +59,11 @@ function abortReason(signal: AbortSignal, timeoutMs: number): string {
 
 /** One line of the last bytes a command wrote to stderr. */
 function tailText(buf: Buffer): string {
-  return buf.toString('utf8').replace(/^\uFFFD+/, '').trim().replace(/\s*\n\s*/g, ' | ');
+  return buf
+    .toString('utf8')
+    .replace(/^\uFFFD+/, '')
+    .trim()
+    .replace(/\s*\n\s*/g, ' | ');
 }
 
 export const checkExternal: Check<ExternalSpec> = (spec, { signal }) =>
@@ -64,16 +73,28 @@ export const checkExternal: Check<ExternalSpec> = (spec, { signal }) =>
     if (signal.aborted) return resolve({ up: false, reason: abortReason(signal, spec.timeoutMs) });
     let child: ChildProcess;
     try {
-      child = spawn(file, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: checkEnv(spec), cwd: '/', windowsHide: true });
+      child = spawn(file, argv, {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: checkEnv(spec),
+        cwd: '/',
+        windowsHide: true,
+      });
     } catch (e) {
-      return resolve({ up: false, reason: `cannot run ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      return resolve({
+        up: false,
+        reason: `cannot run ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      });
     }
     let stderr = Buffer.alloc(0);
     let done = false;
     let exitTimer: NodeJS.Timeout | undefined;
     child.stdout!.on('data', () => undefined); // drained, not kept
     child.stderr!.on('data', (chunk: Buffer) => {
-      stderr = stderr.length + chunk.length <= STDERR_TAIL ? Buffer.concat([stderr, chunk]) : Buffer.concat([stderr, chunk]).subarray(-STDERR_TAIL);
+      stderr =
+        stderr.length + chunk.length <= STDERR_TAIL
+          ? Buffer.concat([stderr, chunk])
+          : Buffer.concat([stderr, chunk]).subarray(-STDERR_TAIL);
     });
     const finish = (r: Result) => {
       if (done) return;
@@ -102,7 +123,9 @@ export const checkExternal: Check<ExternalSpec> = (spec, { signal }) =>
       finish({ up: false, reason: abortReason(signal, spec.timeoutMs) });
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    child.once('error', (e: NodeJS.ErrnoException) => finish({ up: false, reason: `cannot run ${file}: ${e.code ?? e.message}` }));
+    child.once('error', (e: NodeJS.ErrnoException) =>
+      finish({ up: false, reason: `cannot run ${file}: ${e.code ?? e.message}` }),
+    );
     // 'close' comes once the output pipes are closed too; a child the command left behind
     // may hold them open, so the exit status alone decides after a short wait.
     child.once('exit', (code, sig) => {

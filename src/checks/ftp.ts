@@ -77,7 +77,10 @@ export const checkFtp: Check<FtpSpec> = async (spec, { signal }) => {
     }
   } catch (e) {
     const reason = signal.aborted ? why() : e instanceof FTPError ? said(e.message.trim()) : errText(e);
-    return { up: false, reason: step === 'connect' ? `connect${signal.aborted ? ':' : ''} ${reason}` : `FTP ${step}: ${reason}` };
+    return {
+      up: false,
+      reason: step === 'connect' ? `connect${signal.aborted ? ':' : ''} ${reason}` : `FTP ${step}: ${reason}`,
+    };
   } finally {
     signal.removeEventListener('abort', onAbort);
     if (!client.closed) {

@@ -97,7 +97,10 @@ interface InFlight {
 }
 
 const conns = new Map<HttpSpec, ProbeConn>();
-const connector = buildConnector({ rejectUnauthorized: false, timeout: 0 }) as unknown as (o: buildConnector.Options, cb: buildConnector.Callback) => Socket;
+const connector = buildConnector({ rejectUnauthorized: false, timeout: 0 }) as unknown as (
+  o: buildConnector.Options,
+  cb: buildConnector.Callback,
+) => Socket;
 
 const DISPATCHER_OPTIONS = {
   // The check's signal bounds every phase; undici's own timers would cut long checks
@@ -113,7 +116,7 @@ const DISPATCHER_OPTIONS = {
 } as const;
 
 function connFor(spec: HttpSpec, origin: string): ProbeConn {
-  let c = conns.get(spec);
+  const c = conns.get(spec);
   if (c) return c;
   const flight = newFlight();
   const conn: ProbeConn = {
@@ -209,7 +212,19 @@ class HopError extends Error {
   }
 }
 
-const TCP_CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'EADDRINUSE', 'ENOTFOUND', 'EAI_AGAIN', 'EACCES', 'EPERM', 'EINVAL']);
+const TCP_CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EADDRNOTAVAIL',
+  'EADDRINUSE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EACCES',
+  'EPERM',
+  'EINVAL',
+]);
 
 function errCode(e: unknown): string | undefined {
   const err = e as { code?: string; cause?: { code?: string } };
@@ -221,7 +236,8 @@ function describe(e: unknown, phase: 'connect' | 'request' | 'body', tls: boolea
   const code = errCode(e);
   const msg = (e as Error)?.message ?? String(e);
   if (phase === 'connect') {
-    if (tls && !(code && TCP_CONNECT_CODES.has(code))) return `TLS handshake failed: ${code && code !== 'ECONNRESET' ? code : msg}`;
+    if (tls && !(code && TCP_CONNECT_CODES.has(code)))
+      return `TLS handshake failed: ${code && code !== 'ECONNRESET' ? code : msg}`;
     return `connect ${code ?? msg}`;
   }
   let what: string;
@@ -272,7 +288,10 @@ class HopRun implements Dispatcher.DispatchHandler {
     const hop = this.hop!;
     if (this.keepBody) {
       const chunks = this.chunks ?? [];
-      hop.body = chunks.length === 1 && hop.bytes <= BODY_CAP ? chunks[0]! : Buffer.concat(chunks, Math.min(hop.bytes, BODY_CAP));
+      hop.body =
+        chunks.length === 1 && hop.bytes <= BODY_CAP
+          ? chunks[0]!
+          : Buffer.concat(chunks, Math.min(hop.bytes, BODY_CAP));
     }
     this.resolve(hop);
   }
@@ -289,12 +308,24 @@ class HopRun implements Dispatcher.DispatchHandler {
     if (this.done) c.abort(new Error('aborted'));
   }
 
-  onResponseStart(c: Dispatcher.DispatchController, status: number, hdrs: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+  onResponseStart(
+    c: Dispatcher.DispatchController,
+    status: number,
+    hdrs: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
     this.controller = c;
     if (status < 200) return; // 1xx: wait for the real answer
     this.phase = 'body';
     const loc = status >= 300 && status < 400 ? hdrs.location : undefined;
-    this.hop = { status, statusLine: statusLineOf(status, statusMessage), location: Array.isArray(loc) ? loc[0] : loc, body: null, bytes: 0, capped: false };
+    this.hop = {
+      status,
+      statusLine: statusLineOf(status, statusMessage),
+      location: Array.isArray(loc) ? loc[0] : loc,
+      body: null,
+      bytes: 0,
+      capped: false,
+    };
   }
 
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -320,7 +351,8 @@ class HopRun implements Dispatcher.DispatchHandler {
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     if (this.done) return;
     const code = errCode(err);
-    const retryable = this.phase === 'request' && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE');
+    const retryable =
+      this.phase === 'request' && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE');
     this.finish(new HopError(describe(err, this.phase, this.tls, this.hop?.statusLine ?? ''), retryable));
   }
 }
@@ -431,7 +463,8 @@ function prepare(spec: HttpSpec): Prepared | string {
   try {
     const url = new URL(spec.url);
     const proxy = spec.proxy === null ? null : new URL(spec.proxy);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') p = `unsupported URL scheme ${url.protocol.slice(0, -1)}`;
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      p = `unsupported URL scheme ${url.protocol.slice(0, -1)}`;
     else {
       const auth = url.username || url.password ? basicAuth(url) : null;
       p = { url, proxy, auth, first: hopTo(url, proxy, spec.hostHeader, auth) };
@@ -479,7 +512,12 @@ export const checkHttp: Check<HttpSpec> = async (spec, { signal, onAbort }) => {
   }
 };
 
-async function exchange(spec: HttpSpec, conn: ProbeConn, check: InFlight, prep: Prepared): Promise<{ up: boolean; reason: string }> {
+async function exchange(
+  spec: HttpSpec,
+  conn: ProbeConn,
+  check: InFlight,
+  prep: Prepared,
+): Promise<{ up: boolean; reason: string }> {
   const signal = check.signal;
   const keepBody = spec.receive !== null && spec.method === 'GET';
   let url = prep.url;
@@ -510,7 +548,8 @@ async function exchange(spec: HttpSpec, conn: ProbeConn, check: InFlight, prep: 
       break;
     }
     if (next.protocol !== 'http:' && next.protocol !== 'https:') break;
-    if (redirects === MAX_REDIRECTS) return { up: false, reason: `${hop.statusLine} (more than ${MAX_REDIRECTS} redirects)` };
+    if (redirects === MAX_REDIRECTS)
+      return { up: false, reason: `${hop.statusLine} (more than ${MAX_REDIRECTS} redirects)` };
     redirects++;
     url = next;
     // LWP builds the redirected request without the Host override; user:password@ in the
@@ -523,9 +562,16 @@ async function exchange(spec: HttpSpec, conn: ProbeConn, check: InFlight, prep: 
   const via = redirects ? ` (after ${redirects} redirect${redirects > 1 ? 's' : ''})` : '';
   if (hop.status < 200 || hop.status > 299) return { up: false, reason: hop.statusLine + via };
   if (spec.receive === null) return { up: true, reason: hop.statusLine + via };
-  if (spec.method === 'HEAD') return { up: false, reason: `${hop.statusLine}${via}, but receive "${showReceive(spec.receive)}" cannot match: a HEAD response has no body` };
+  if (spec.method === 'HEAD')
+    return {
+      up: false,
+      reason: `${hop.statusLine}${via}, but receive "${showReceive(spec.receive)}" cannot match: a HEAD response has no body`,
+    };
   const body = hop.body!.toString('latin1');
   spec.receive.lastIndex = 0;
   if (spec.receive.test(body)) return { up: true, reason: hop.statusLine + via };
-  return { up: false, reason: `receive "${showReceive(spec.receive)}" not found in ${hop.capped ? `the first ${formatBytes(BODY_CAP)} of the` : formatBytes(hop.bytes)} body` };
+  return {
+    up: false,
+    reason: `receive "${showReceive(spec.receive)}" not found in ${hop.capped ? `the first ${formatBytes(BODY_CAP)} of the` : formatBytes(hop.bytes)} body`,
+  };
 }

@@ -9,6 +9,7 @@ export function ipv6Groups(address: string): number[] {
   const [head, tail] = a.includes('::') ? a.split('::') : [a, null];
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
-  const groups = tail === null || tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  const groups =
+    tail === null || tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
   return groups.map((g) => parseInt(g, 16) || 0);
 }

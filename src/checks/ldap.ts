@@ -54,14 +54,19 @@ export const checkLdap: Check<LdapSpec> = (spec, { signal }) =>
         url: `${spec.tls ? 'ldaps' : 'ldap'}://localhost`,
         strictDN: false,
         tlsOptions: spec.tls ? { rejectUnauthorized: false } : undefined,
-        createConnection: (() => track(netConnect({ host: spec.host, port: spec.port }), 'connect')) as typeof netConnect,
-        createSecureConnection: (() => track(tlsConnect({ host: spec.host, port: spec.port, rejectUnauthorized: false }), 'secureConnect')) as typeof tlsConnect,
+        createConnection: (() =>
+          track(netConnect({ host: spec.host, port: spec.port }), 'connect')) as typeof netConnect,
+        createSecureConnection: (() =>
+          track(
+            tlsConnect({ host: spec.host, port: spec.port, rejectUnauthorized: false }),
+            'secureConnect',
+          )) as typeof tlsConnect,
       });
     } catch (e) {
       return done({ up: false, reason: `Connection failed (${detail(e)})` });
     }
 
-    run(client, spec, () => connected)
+    void run(client, spec, () => connected)
       .catch((e: unknown): Result => ({ up: false, reason: `No answer received (${detail(e)})` }))
       .then(async (r) => {
         // Say goodbye (an UnbindRequest, then ldapts closes the socket once it is written);

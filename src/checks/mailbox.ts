@@ -45,7 +45,13 @@ export const checkMailbox: Check<MailboxSpec> = async (spec, { signal }) => {
 
 type Said = (line: string) => string;
 
-async function pop(conn: LineConn, spec: MailboxSpec, proto: string, step: { name: string }, said: Said): Promise<Result> {
+async function pop(
+  conn: LineConn,
+  spec: MailboxSpec,
+  proto: string,
+  step: { name: string },
+  said: Said,
+): Promise<Result> {
   const positive = (line: string) => /^\+OK/i.test(line);
   const greeting = await conn.readLine();
   if (!positive(greeting)) return { up: false, reason: `${proto} greeting: expected +OK, got ${said(greeting)}` };
@@ -72,7 +78,13 @@ async function pop(conn: LineConn, spec: MailboxSpec, proto: string, step: { nam
 const quotable = (s: string) => /^[\x01-\x09\x0b\x0c\x0e-\x7f]*$/.test(s);
 const quoted = (s: string) => `"${s.replace(/[\\"]/g, (c) => '\\' + c)}"`;
 
-async function imap(conn: LineConn, spec: MailboxSpec, proto: string, step: { name: string }, said: Said): Promise<Result> {
+async function imap(
+  conn: LineConn,
+  spec: MailboxSpec,
+  proto: string,
+  step: { name: string },
+  said: Said,
+): Promise<Result> {
   const greeting = await conn.readLine();
   const g = /^\* (OK|PREAUTH|BYE)\b/i.exec(greeting);
   if (!g || g[1]!.toUpperCase() === 'BYE') {

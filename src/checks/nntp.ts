@@ -35,6 +35,8 @@ export const checkNntp: Check<NntpSpec> = (spec, { signal }) =>
       if (greeting.startsWith('2')) done(true, `NNTP greeting ${show(line)}`);
       else done(false, `NNTP greeting: expected 2xx, got ${show(line)}`);
     });
-    sock.once('error', (e: NodeJS.ErrnoException) => done(false, connected ? `NNTP greeting: ${e.code ?? e.message}` : `connect ${e.code ?? e.message}`));
+    sock.once('error', (e: NodeJS.ErrnoException) =>
+      done(false, connected ? `NNTP greeting: ${e.code ?? e.message}` : `connect ${e.code ?? e.message}`),
+    );
     sock.once('end', () => done(false, 'NNTP greeting: connection closed by server before sending anything'));
   });

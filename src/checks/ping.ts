@@ -38,7 +38,10 @@ function pingOnce(host: string, ipv6: boolean, waitMs: number, signal: AbortSign
     try {
       child = spawn('ping', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: CHECK_PATH, LANG: 'C' } });
     } catch (e) {
-      return resolve({ outcome: 'error', text: `cannot run ping: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      return resolve({
+        outcome: 'error',
+        text: `cannot run ping: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      });
     }
     let out = '';
     let err = '';
@@ -66,7 +69,9 @@ function pingOnce(host: string, ipv6: boolean, waitMs: number, signal: AbortSign
     child.stderr!.setEncoding('latin1').on('data', (d: string) => {
       if (err.length < 4096) err += d;
     });
-    child.once('error', (e: NodeJS.ErrnoException) => finish({ outcome: 'error', text: `cannot run ping: ${e.code ?? e.message}` }));
+    child.once('error', (e: NodeJS.ErrnoException) =>
+      finish({ outcome: 'error', text: `cannot run ping: ${e.code ?? e.message}` }),
+    );
     child.once('close', (code) => {
       if (code === 0) {
         const rtt = /time[=<]([\d.]+) ?ms/.exec(out);

@@ -54,7 +54,9 @@ export const checkRadius: Check<RadiusSpec> = (spec, { signal }) =>
       },
       () => done(false, abortText(signal)),
     );
-    sock.on('error', (e: NodeJS.ErrnoException) => done(false, `${e.syscall ? e.syscall + ' ' : ''}${e.code ?? e.message}`));
+    sock.on('error', (e: NodeJS.ErrnoException) =>
+      done(false, `${e.syscall ? e.syscall + ' ' : ''}${e.code ?? e.message}`),
+    );
     sock.on('message', (msg: Buffer) => {
       if (!request) return;
       const verdict = judgeReply(msg, id, request.authenticator, secret);
@@ -96,7 +98,8 @@ export function judgeReply(msg: Buffer, id: number, requestAuthenticator: Buffer
   const code = packet[0];
   const name = CODES[code] ?? `RADIUS code ${code}`;
   const expected = md5(packet.subarray(0, 4), requestAuthenticator, packet.subarray(20), secret);
-  if (!expected.equals(packet.subarray(4, 20))) return { up: false, reason: `${name} with a wrong Response Authenticator (shared secret mismatch?)` };
+  if (!expected.equals(packet.subarray(4, 20)))
+    return { up: false, reason: `${name} with a wrong Response Authenticator (shared secret mismatch?)` };
   const ma = findAttribute(packet, ATTR_MESSAGE_AUTHENTICATOR);
   if (ma === 'malformed') return { up: false, reason: `${name} with malformed attributes` };
   if (ma !== null) {
@@ -106,7 +109,8 @@ export function judgeReply(msg: Buffer, id: number, requestAuthenticator: Buffer
     requestAuthenticator.copy(copy, 4);
     copy.fill(0, ma.offset, ma.offset + 16);
     const mac = createHmac('md5', secret).update(copy).digest();
-    if (ma.value.length !== 16 || !mac.equals(ma.value)) return { up: false, reason: `${name} with a wrong Message-Authenticator` };
+    if (ma.value.length !== 16 || !mac.equals(ma.value))
+      return { up: false, reason: `${name} with a wrong Message-Authenticator` };
   }
   return { up: code === 2, reason: name };
 }
@@ -124,11 +128,22 @@ function findAttribute(packet: Buffer, type: number): { offset: number; value: B
 }
 
 /** Build an Access-Request (RFC 2865 4.1) signed with a Message-Authenticator (RFC 3579). */
-export function accessRequest(id: number, user: string, password: string, secret: Buffer, localAddress: string, authenticator: Buffer = randomBytes(16)): { packet: Buffer; authenticator: Buffer } {
+export function accessRequest(
+  id: number,
+  user: string,
+  password: string,
+  secret: Buffer,
+  localAddress: string,
+  authenticator: Buffer = randomBytes(16),
+): { packet: Buffer; authenticator: Buffer } {
   const userName = Buffer.from(user, 'utf8');
   if (userName.length > 253) throw new Error('User-Name longer than 253 bytes');
-  const attrs: Buffer[] = [attribute(ATTR_USER_NAME, userName), attribute(ATTR_USER_PASSWORD, hidePassword(Buffer.from(password, 'utf8'), secret, authenticator))];
-  if (isIPv4(localAddress)) attrs.push(attribute(ATTR_NAS_IP_ADDRESS, Buffer.from(localAddress.split('.').map(Number))));
+  const attrs: Buffer[] = [
+    attribute(ATTR_USER_NAME, userName),
+    attribute(ATTR_USER_PASSWORD, hidePassword(Buffer.from(password, 'utf8'), secret, authenticator)),
+  ];
+  if (isIPv4(localAddress))
+    attrs.push(attribute(ATTR_NAS_IP_ADDRESS, Buffer.from(localAddress.split('.').map(Number))));
   else if (isIPv6(localAddress)) attrs.push(attribute(ATTR_NAS_IPV6_ADDRESS, ipv6Bytes(localAddress)));
   else attrs.push(attribute(ATTR_NAS_IP_ADDRESS, Buffer.from([127, 0, 0, 1])));
   attrs.push(attribute(ATTR_MESSAGE_AUTHENTICATOR, Buffer.alloc(16)));

@@ -178,6 +178,7 @@ export function runProbe(spec: ProbeSpec, outer?: AbortSignal): Promise<CheckRes
 /** A short reason for an unexpected error: its code if it has one, else its message. */
 export function errorReason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  if (err && typeof err === 'object') return err.code ? `${err.syscall ? err.syscall + ' ' : ''}${err.code}` : String(err.message);
+  if (err && typeof err === 'object')
+    return err.code ? `${err.syscall ? err.syscall + ' ' : ''}${err.code}` : String(err.message);
   return String(e);
 }

@@ -53,7 +53,8 @@ function lineMatcher(receive: Receive) {
         partial = '';
         if (r) return r;
       }
-      if (total >= MAX_READ) return { up: false, reason: `simpletcp: ${this.summary()} in the first ${MAX_READ} bytes` };
+      if (total >= MAX_READ)
+        return { up: false, reason: `simpletcp: ${this.summary()} in the first ${MAX_READ} bytes` };
       return null;
     },
     /** The server closed: the last line without newline counts. */
@@ -72,7 +73,8 @@ function lineMatcher(receive: Receive) {
   };
 }
 
-export const checkSimpleTcp: Check<SimpleTcpSpec> = (spec, ctx) => (spec.udp ? udp(spec, ctx.signal) : tcp(spec, ctx.signal));
+export const checkSimpleTcp: Check<SimpleTcpSpec> = (spec, ctx) =>
+  spec.udp ? udp(spec, ctx.signal) : tcp(spec, ctx.signal);
 
 function tcp(spec: SimpleTcpSpec, signal: AbortSignal): Promise<Result> {
   return new Promise((resolve) => {
@@ -101,7 +103,10 @@ function tcp(spec: SimpleTcpSpec, signal: AbortSignal): Promise<Result> {
     });
     sock.once('end', () => done(lines.end()));
     sock.once('error', (e: NodeJS.ErrnoException) =>
-      done({ up: false, reason: connected ? `simpletcp: ${lines.summary()}; ${e.code ?? e.message}` : `connect ${e.code ?? e.message}` }),
+      done({
+        up: false,
+        reason: connected ? `simpletcp: ${lines.summary()}; ${e.code ?? e.message}` : `connect ${e.code ?? e.message}`,
+      }),
     );
   });
 }
@@ -127,7 +132,9 @@ function udp(spec: SimpleTcpSpec, signal: AbortSignal): Promise<Result> {
     signal.addEventListener('abort', onAbort, { once: true });
     // A connected datagram socket, as Perl's ld_open_socket: replies come only from the
     // real server, and an ICMP port-unreachable surfaces as ECONNREFUSED.
-    sock.once('error', (e: NodeJS.ErrnoException) => done({ up: false, reason: `simpletcp (udp): ${lines.summary()}; ${e.code ?? e.message}` }));
+    sock.once('error', (e: NodeJS.ErrnoException) =>
+      done({ up: false, reason: `simpletcp (udp): ${lines.summary()}; ${e.code ?? e.message}` }),
+    );
     sock.on('message', (msg: Buffer) => {
       const r = lines.feed(msg, true);
       if (r) done(r);

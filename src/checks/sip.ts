@@ -40,7 +40,12 @@ const T1_MS = 500;
 const T2_MS = 4000;
 
 /** The OPTIONS request, as Perl's check_sip builds it (see the header comment). */
-export function optionsRequest(user: string, transport: 'UDP' | 'TCP', localAddress: string, localPort: number): string {
+export function optionsRequest(
+  user: string,
+  transport: 'UDP' | 'TCP',
+  localAddress: string,
+  localPort: number,
+): string {
   const via = isIPv6(localAddress) ? `[${localAddress}]` : localAddress;
   return (
     `OPTIONS sip:${user} SIP/2.0\r\n` +
@@ -91,7 +96,9 @@ function sipUdp(spec: SipSpec, signal: AbortSignal): Promise<Result> {
       },
       () => done(false, abortText(signal)),
     );
-    sock.on('error', (e: NodeJS.ErrnoException) => done(false, `${e.syscall ? e.syscall + ' ' : ''}${e.code ?? e.message}`));
+    sock.on('error', (e: NodeJS.ErrnoException) =>
+      done(false, `${e.syscall ? e.syscall + ' ' : ''}${e.code ?? e.message}`),
+    );
     sock.on('message', (msg: Buffer) => {
       const text = msg.toString('latin1');
       const nl = text.indexOf('\n');
@@ -141,7 +148,9 @@ function sipTcp(spec: SipSpec, signal: AbortSignal): Promise<Result> {
     const onAbort = () => done(false, (signal.reason as Error)?.message ?? 'aborted');
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    sock.on('error', (e: NodeJS.ErrnoException) => done(false, `${e.syscall ? e.syscall + ' ' : ''}${e.code ?? e.message}`));
+    sock.on('error', (e: NodeJS.ErrnoException) =>
+      done(false, `${e.syscall ? e.syscall + ' ' : ''}${e.code ?? e.message}`),
+    );
     sock.on('connect', () => {
       sock.write(toBytes(optionsRequest(spec.user, 'TCP', sock.localAddress ?? '', sock.localPort ?? 0)));
     });

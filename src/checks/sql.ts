@@ -29,10 +29,21 @@ function abortReason(signal: AbortSignal, timeoutMs: number): string {
 }
 
 const rowsReason = (n: number) => `query returned ${n} row${n === 1 ? '' : 's'}`;
-const counted = (n: number): Result => (n > 0 ? { up: true, reason: rowsReason(n) } : { up: false, reason: 'query returned no rows' });
+const counted = (n: number): Result =>
+  n > 0 ? { up: true, reason: rowsReason(n) } : { up: false, reason: 'query returned no rows' };
 
 /** Network-level failures, reported as the connect check reports them. */
-const NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+const NET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EADDRNOTAVAIL',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 export const checkSql: Check<SqlSpec> = async (spec, ctx) => {
   let r: Result;
@@ -157,7 +168,8 @@ function pgReason(e: unknown, connected: boolean, password: string): string {
  * (certificate not verified, as libpq's prefer): the same outcome, one round trip less
  * for the common case.
  */
-const needsTls = (e: unknown) => (e as { code?: string })?.code === '28000' && /no encryption/i.test((e as Error)?.message ?? '');
+const needsTls = (e: unknown) =>
+  (e as { code?: string })?.code === '28000' && /no encryption/i.test((e as Error)?.message ?? '');
 
 async function pgsqlCheck(spec: SqlSpec, signal: AbortSignal): Promise<Result> {
   const first = await pgAttempt(spec, signal, false);
@@ -200,7 +212,10 @@ function pgAttempt(spec: SqlSpec, signal: AbortSignal, tls: boolean): Promise<{ 
         client.query({ text: spec.query, rowMode: 'array' }).then(
           (res: QueryResult | QueryResult[]) => {
             const last = Array.isArray(res) ? res[res.length - 1] : res;
-            finish(counted(last?.command === 'SELECT' || last?.rowCount == null ? (last?.rows.length ?? 0) : last.rowCount), true);
+            finish(
+              counted(last?.command === 'SELECT' || last?.rowCount == null ? (last?.rows.length ?? 0) : last.rowCount),
+              true,
+            );
           },
           (e: unknown) => finish({ up: false, reason: pgReason(e, connected, spec.password) }, true),
         );

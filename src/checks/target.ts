@@ -26,7 +26,12 @@ export function watchFor(v: VirtualService, r: RealServer): Watch {
     case 'negotiate':
       return { mode: 'probe', spec: negotiateSpec(v, r) };
     case 'combined':
-      return { mode: 'combined', negotiate: negotiateSpec(v, r), connect: { ...tcpConnectSpec(v, r), udp: v.protocol === 'udp' }, every: v.negotiateEvery ?? 0 };
+      return {
+        mode: 'combined',
+        negotiate: negotiateSpec(v, r),
+        connect: { ...tcpConnectSpec(v, r), udp: v.protocol === 'udp' },
+        every: v.negotiateEvery ?? 0,
+      };
     case 'connect':
       // Perl: a connect check on a UDP virtual is an ICMP ping.
       return { mode: 'probe', spec: v.protocol === 'udp' ? pingSpec(v, r) : tcpConnectSpec(v, r) };
@@ -79,7 +84,9 @@ const stripSlash = (s: string) => s.replace(/^\//, '');
 
 function effective(v: VirtualService, r: RealServer): { request: string; receive: string } {
   // The per-real override is a (request, receive) pair; otherwise the virtual's values.
-  return r.request !== null && r.receive !== null ? { request: r.request, receive: r.receive } : { request: v.request, receive: v.receive };
+  return r.request !== null && r.receive !== null
+    ? { request: r.request, receive: r.receive }
+    : { request: v.request, receive: v.receive };
 }
 
 function tcpConnectSpec(v: VirtualService, r: RealServer): ConnectSpec {
@@ -132,7 +139,16 @@ export function negotiateSpec(v: VirtualService, r: RealServer): ProbeSpec {
     case 'mysql':
     case 'pgsql':
     case 'oracle':
-      return { kind: v.service, host, port, user: v.login, password: v.passwd, database: v.database, query: stripSlash(request), timeoutMs };
+      return {
+        kind: v.service,
+        host,
+        port,
+        user: v.login,
+        password: v.passwd,
+        database: v.database,
+        query: stripSlash(request),
+        timeoutMs,
+      };
     case 'smtp':
     case 'submission':
       return { kind: 'smtp', host, port, timeoutMs };
@@ -143,20 +159,55 @@ export function negotiateSpec(v: VirtualService, r: RealServer): ProbeSpec {
     case 'imaps':
       return { kind: 'imap', tls: v.service === 'imaps', host, port, user: v.login, password: v.passwd, timeoutMs };
     case 'ftp':
-      return { kind: 'ftp', host, port, user: v.login, password: v.passwd, path: request, receive: compileReceive(receive), timeoutMs };
+      return {
+        kind: 'ftp',
+        host,
+        port,
+        user: v.login,
+        password: v.passwd,
+        path: request,
+        receive: compileReceive(receive),
+        timeoutMs,
+      };
     case 'ldap':
     case 'ldaps':
-      return { kind: 'ldap', tls: v.service === 'ldaps', host, port, user: v.login, password: v.passwd, base: request.slice(1), receive: compileReceive(receive), timeoutMs };
+      return {
+        kind: 'ldap',
+        tls: v.service === 'ldaps',
+        host,
+        port,
+        user: v.login,
+        password: v.passwd,
+        base: request.slice(1),
+        receive: compileReceive(receive),
+        timeoutMs,
+      };
     case 'nntp':
       return { kind: 'nntp', host, port, timeoutMs };
     case 'dns':
-      return { kind: 'dns', host, port, tcp: v.protocol === 'tcp', query: stripSlash(request), receive: compileReceive(receive), timeoutMs };
+      return {
+        kind: 'dns',
+        host,
+        port,
+        tcp: v.protocol === 'tcp',
+        query: stripSlash(request),
+        receive: compileReceive(receive),
+        timeoutMs,
+      };
     case 'radius':
       return { kind: 'radius', host, port, secret: v.secret, user: v.login, password: v.passwd, timeoutMs };
     case 'sip':
       return { kind: 'sip', host, port, udp: v.protocol === 'udp', user: v.login, timeoutMs };
     case 'simpletcp':
-      return { kind: 'simpletcp', host, port, udp: v.protocol === 'udp', send: request.slice(1).replace(/\\n/g, '\n'), receive: compileReceive(receive), timeoutMs };
+      return {
+        kind: 'simpletcp',
+        host,
+        port,
+        udp: v.protocol === 'udp',
+        send: request.slice(1).replace(/\\n/g, '\n'),
+        receive: compileReceive(receive),
+        timeoutMs,
+      };
     case 'none':
       return { kind: 'none', timeoutMs };
   }

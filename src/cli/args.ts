@@ -120,13 +120,15 @@ export function parseArgs(argv: string[]): Action {
   const pos = argv.slice(i);
 
   if (check || (opts.dryRun && !pos.some((p) => p === 'start'))) {
-    if (pos.length !== 1) return { kind: 'usage', message: `${check ? '--check' : '--dry-run'} takes exactly one CONFIG` };
+    if (pos.length !== 1)
+      return { kind: 'usage', message: `${check ? '--check' : '--dry-run'} takes exactly one CONFIG` };
     return { kind: check ? 'check' : 'dry-run', config: pos[0]!, opts };
   }
   if (pos.length === 0) return { kind: 'usage', message: null };
 
   // [CONFIG] COMMAND [command options]
-  const isCommand = (s: string | undefined) => s !== undefined && ((DAEMON_COMMANDS as readonly string[]).includes(s) || s === 'show' || s === 'logs');
+  const isCommand = (s: string | undefined) =>
+    s !== undefined && ((DAEMON_COMMANDS as readonly string[]).includes(s) || s === 'show' || s === 'logs');
   let config = 'ldirectord.cf';
   let explicit = false;
   let ci = 0;

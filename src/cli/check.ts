@@ -19,12 +19,18 @@ export async function runCheck(config: string, opts: GlobalOptions): Promise<num
     return 1;
   }
   try {
-    const cfg = await readConfigFile(file, { resolver: systemResolver(), hostname: daemonHostname(), checkFiles: false });
+    const cfg = await readConfigFile(file, {
+      resolver: systemResolver(),
+      hostname: daemonHostname(),
+      checkFiles: false,
+    });
     for (const w of cfg.warnings) process.stderr.write(formatWarning(file, w) + '\n');
     if (opts.json) process.stdout.write(JSON.stringify(dumpConfig(cfg), null, 2) + '\n');
     else {
       const reals = cfg.virtuals.reduce((n, v) => n + v.reals.length, 0);
-      process.stdout.write(`${file}: configuration OK (${cfg.virtuals.length} virtual services, ${reals} real servers)\n`);
+      process.stdout.write(
+        `${file}: configuration OK (${cfg.virtuals.length} virtual services, ${reals} real servers)\n`,
+      );
     }
     return 0;
   } catch (e) {

@@ -59,10 +59,25 @@ export async function runDryRun(config: string, opts: GlobalOptions): Promise<nu
   }
   for (const w of cfg.warnings) process.stderr.write(formatWarning(file, w) + '\n');
   const managed = await queryDaemon(cfgName(config, true), 'managed').catch(() => null);
-  const r = await dryRun(cfg, { ipvsadm: opts.ipvsadm, managed: (managed as { services?: Retired[] } | null)?.services ?? [] });
+  const r = await dryRun(cfg, {
+    ipvsadm: opts.ipvsadm,
+    managed: (managed as { services?: Retired[] } | null)?.services ?? [],
+  });
   const redactor = new Redactor(cfg);
   if (opts.json) {
-    process.stdout.write(redactor.redact(JSON.stringify({ commands: r.commands, virtuals: r.virtuals, ipvsadm: r.unavailable ? { unavailable: r.unavailable } : { ok: true } }, null, 2)) + '\n');
+    process.stdout.write(
+      redactor.redact(
+        JSON.stringify(
+          {
+            commands: r.commands,
+            virtuals: r.virtuals,
+            ipvsadm: r.unavailable ? { unavailable: r.unavailable } : { ok: true },
+          },
+          null,
+          2,
+        ),
+      ) + '\n',
+    );
   } else {
     for (const c of r.commands) process.stdout.write(restoreLine(c) + '\n');
     process.stderr.write(redactor.redact(summary(cfg, r)));
@@ -70,7 +85,10 @@ export async function runDryRun(config: string, opts: GlobalOptions): Promise<nu
   return r.commands.length ? 1 : 0;
 }
 
-export async function dryRun(cfg: Config, opts: { ipvsadm: string | null; managed?: Retired[] }): Promise<DryRunResult> {
+export async function dryRun(
+  cfg: Config,
+  opts: { ipvsadm: string | null; managed?: Retired[] },
+): Promise<DryRunResult> {
   const ipvs = new Ipvsadm(findIpvsadm(opts.ipvsadm));
   let table: Table = new Map();
   let unavailable: string | null = null;
@@ -82,11 +100,15 @@ export async function dryRun(cfg: Config, opts: { ipvsadm: string | null; manage
   const probes = buildProbes(cfg);
   const health = new Health();
   // As the daemon at start: what the kernel serves is adopted, the rest waits for its check.
-  health.sync(probes, (m, probe) => {
-    const dest = table.get(serviceIdOf(m.v).key)?.dests.get(kernelDestKey(m.v, m.r.address, m.r.port, m.r.forward));
-    if (dest && dest.weight > 0) return 'up';
-    return probe === null ? 'down' : 'pending';
-  }, Date.now());
+  health.sync(
+    probes,
+    (m, probe) => {
+      const dest = table.get(serviceIdOf(m.v).key)?.dests.get(kernelDestKey(m.v, m.r.address, m.r.port, m.r.forward));
+      if (dest && dest.weight > 0) return 'up';
+      return probe === null ? 'down' : 'pending';
+    },
+    Date.now(),
+  );
   const maintenance = new Maintenance(cfg.global.maintenancedir);
   await maintenance.prepare(cfg.virtuals.flatMap((v) => v.reals.map((r) => r.address)));
   // One round of every check, all at once (bounded like the daemon's).
@@ -118,11 +140,23 @@ export async function dryRun(cfg: Config, opts: { ipvsadm: string | null; manage
   return { commands, ops, table, unavailable, virtuals };
 }
 
-function describeVirtual(v: VirtualService, health: Health, results: Map<string, { result: CheckResult }>, table: Table, ops: Op[]): object {
+function describeVirtual(
+  v: VirtualService,
+  health: Health,
+  results: Map<string, { result: CheckResult }>,
+  table: Table,
+  ops: Op[],
+): object {
   const id = serviceIdOf(v);
   const view = health.view();
   const mine = ops.filter((o) => (o.kind === 'deleteService' ? o.svc.key : o.svc.key) === id.key);
-  const action = mine.some((o) => o.kind === 'addService') ? 'add' : mine.some((o) => o.kind === 'editService') ? 'change' : mine.length ? 'update reals' : 'unchanged';
+  const action = mine.some((o) => o.kind === 'addService')
+    ? 'add'
+    : mine.some((o) => o.kind === 'editService')
+      ? 'change'
+      : mine.length
+        ? 'update reals'
+        : 'unchanged';
   const reals = v.reals.map((r, i) => {
     const mh = health.members.get(memberKey(v, r));
     const res = mh?.probe ? results.get(mh.probe)?.result : undefined;
@@ -149,11 +183,25 @@ function describeVirtual(v: VirtualService, health: Health, results: Map<string,
   };
 }
 
+interface SummaryVirtual {
+  id: string;
+  action: string;
+  reason?: string;
+  reals?: Array<{
+    real: string;
+    state: string;
+    weight: number;
+    quiesced: boolean;
+    reason: string | null;
+    kernelWeight: number | null;
+  }>;
+  fallback?: { server: string; active: boolean } | null;
+}
+
 function summary(cfg: Config, r: DryRunResult): string {
   const out: string[] = [];
   if (r.unavailable) out.push(`ipvsadm unavailable (${r.unavailable}): planning against an empty table`);
-  for (const v of r.virtuals as Array<Record<string, any>>) {
-    // eslint-disable-line @typescript-eslint/no-explicit-any
+  for (const v of r.virtuals as SummaryVirtual[]) {
     if (v.action === 'left alone') {
       out.push(`${v.id}: left alone (${v.reason})`);
       continue;
@@ -161,12 +209,19 @@ function summary(cfg: Config, r: DryRunResult): string {
     out.push(`${v.id}: ${v.action}`);
     for (const real of v.reals ?? []) {
       const w = real.state === 'up' ? `weight ${real.weight}` : real.quiesced ? 'quiesced (weight 0)' : 'out';
-      out.push(`  ${real.state === 'up' ? 'up  ' : 'down'} ${real.real} ${w}${real.reason ? `: ${real.reason}` : ''}${real.kernelWeight === null ? ' [not in kernel]' : ` [kernel weight ${real.kernelWeight}]`}`);
+      out.push(
+        `  ${real.state === 'up' ? 'up  ' : 'down'} ${real.real} ${w}${real.reason ? `: ${real.reason}` : ''}${real.kernelWeight === null ? ' [not in kernel]' : ` [kernel weight ${real.kernelWeight}]`}`,
+      );
     }
     if (v.fallback) out.push(`  fallback ${v.fallback.server}: ${v.fallback.active ? 'in (no real up)' : 'out'}`);
   }
-  for (const o of r.ops) if (o.kind === 'deleteService') out.push(`${o.svc.key}: remove (no longer in the configuration)`);
-  out.push(r.commands.length ? `${r.commands.length} change(s) planned (stdout, ipvsadm -R format); nothing was changed` : 'nothing to change');
+  for (const o of r.ops)
+    if (o.kind === 'deleteService') out.push(`${o.svc.key}: remove (no longer in the configuration)`);
+  out.push(
+    r.commands.length
+      ? `${r.commands.length} change(s) planned (stdout, ipvsadm -R format); nothing was changed`
+      : 'nothing to change',
+  );
   void cfg;
   return out.join('\n') + '\n';
 }

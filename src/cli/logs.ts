@@ -40,7 +40,12 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
   let supervised: boolean;
   try {
     // Only the globals matter here: no files are checked and checks are not validated.
-    const cfg = await readConfigFile(file, { resolver: systemResolver(), hostname: daemonHostname(), checkFiles: false, validateChecks: false });
+    const cfg = await readConfigFile(file, {
+      resolver: systemResolver(),
+      hostname: daemonHostname(),
+      checkFiles: false,
+      validateChecks: false,
+    });
     ({ logfile, supervised } = cfg.global);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
@@ -50,11 +55,15 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
 
   const dest = destinationFor(logfile, { debug: false, supervised });
   if (dest.kind === 'syslog') {
-    process.stderr.write(`ldirectord for ${file} logs to syslog facility ${dest.facility}: try journalctl -t ldirectord or /var/log/syslog\n`);
+    process.stderr.write(
+      `ldirectord for ${file} logs to syslog facility ${dest.facility}: try journalctl -t ldirectord or /var/log/syslog\n`,
+    );
     return 2;
   }
   if (dest.kind !== 'file') {
-    process.stderr.write(`ldirectord for ${file} runs supervised (supervised=yes) and logs to its supervisor's stdout: see the supervisor's log (e.g. journalctl -u <unit>)\n`);
+    process.stderr.write(
+      `ldirectord for ${file} runs supervised (supervised=yes) and logs to its supervisor's stdout: see the supervisor's log (e.g. journalctl -u <unit>)\n`,
+    );
     return 2;
   }
 
@@ -64,7 +73,8 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
     return 255;
   }
   const colour = useColour(process.stdout.isTTY, process.env);
-  const render = (lines: LogLine[]): string => lines.map((l) => (opts.json ? renderJson(l) : renderText(l, colour)) + '\n').join('');
+  const render = (lines: LogLine[]): string =>
+    lines.map((l) => (opts.json ? renderJson(l) : renderText(l, colour)) + '\n').join('');
 
   // A reader that goes away (`| head`) ends the command quietly.
   let stdoutGone: () => void = () => undefined;
@@ -142,7 +152,11 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
 }
 
 /** The last entries that pass the filter; with -f, ending before an unfinished last line. */
-async function lastEntries(handle: FileHandle, filter: LineFilter, opts: LogsOptions): Promise<{ lines: LogLine[]; end: number }> {
+async function lastEntries(
+  handle: FileHandle,
+  filter: LineFilter,
+  opts: LogsOptions,
+): Promise<{ lines: LogLine[]; end: number }> {
   const { size } = await handle.stat();
   if (opts.lines === 0 && !opts.follow) return { lines: [], end: size };
   const back = new BackwardSelector(filter, opts.lines, filter.since === null ? null : filter.since - SINCE_SLACK_MS);

@@ -50,7 +50,9 @@ export async function runShow(config: string, cfgname: string, opts: GlobalOptio
       process.stdout.write(`ldirectord is stopped for ${file}\n`);
       return 3;
     }
-    process.stderr.write(`ldirectord for ${file} is running with pid ${pid.running}, but ${socketPath(cfgname)} does not answer: ${(e as Error).message}\n`);
+    process.stderr.write(
+      `ldirectord for ${file} is running with pid ${pid.running}, but ${socketPath(cfgname)} does not answer: ${(e as Error).message}\n`,
+    );
     return 1;
   }
   if (opts.json) {
@@ -69,17 +71,34 @@ function ago(iso: string | null, now: number): string {
 
 export function render(st: Status, now: number): string {
   const out: string[] = [];
-  out.push(`ldirectord for ${st.config}: pid ${st.pid}, running since ${st.started}${st.dryRun ? ' (dry-run)' : ''}, ${st.checks.probes} checks, ${st.checks.inFlight} in flight, ipvsadm ${st.ipvsadm}`);
+  out.push(
+    `ldirectord for ${st.config}: pid ${st.pid}, running since ${st.started}${st.dryRun ? ' (dry-run)' : ''}, ${st.checks.probes} checks, ${st.checks.inFlight} in flight, ipvsadm ${st.ipvsadm}`,
+  );
   if (st.reconcile.lastError) out.push(`last ipvsadm error: ${st.reconcile.lastError}`);
   for (const v of st.virtuals) {
     out.push('');
     out.push(`${v.id}  (${v.scheduler}${v.inKernel ? '' : ', NOT in the kernel'})`);
     const rows = [['REAL', 'STATE', 'WEIGHT', 'KERNEL', 'CHECKED', 'LATENCY', 'REASON']];
     for (const r of v.reals) {
-      rows.push([r.real, r.state, String(r.weight), r.kernelWeight === null ? '-' : String(r.kernelWeight), ago(r.lastCheck, now), r.lastMs === null ? '-' : `${r.lastMs} ms`, r.lastReason ?? '']);
+      rows.push([
+        r.real,
+        r.state,
+        String(r.weight),
+        r.kernelWeight === null ? '-' : String(r.kernelWeight),
+        ago(r.lastCheck, now),
+        r.lastMs === null ? '-' : `${r.lastMs} ms`,
+        r.lastReason ?? '',
+      ]);
     }
     const widths = rows[0]!.map((_c, i) => Math.max(...rows.map((row) => row[i]!.length)));
-    for (const row of rows) out.push('  ' + row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+    for (const row of rows)
+      out.push(
+        '  ' +
+          row
+            .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!)))
+            .join('  ')
+            .trimEnd(),
+      );
     if (v.fallback) out.push(`  fallback ${v.fallback.server}: ${v.fallback.inKernel ? 'IN (serving)' : 'out'}`);
   }
   return out.join('\n') + '\n';

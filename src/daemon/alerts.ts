@@ -98,25 +98,34 @@ export interface Alert {
 
 /** The alert for an engine event, or null when the original sends none for it. */
 export function alertFor(e: EngineEvent): Alert | null {
-  if (e.type === 'purged') return { vid: e.v.id, subject: e.message, key: `${e.v.id}|${destKey(e.r.address, e.r.port)}`, down: null };
+  if (e.type === 'purged')
+    return { vid: e.v.id, subject: e.message, key: `${e.v.id}|${destKey(e.r.address, e.r.port)}`, down: null };
   if (e.type !== 'applied') return null;
   const op = e.op;
   switch (op.kind) {
     case 'addDest': {
       const key = `${op.svc.vid}|${op.dest.label}`;
       // Perl mails its "Readd Quiescent …" line as "Quiescent …" (_remove_service).
-      if (op.dest.role === 'real' && op.dest.weight === 0) return { vid: op.svc.vid, subject: e.message.replace(/^Readd /, ''), key, down: `${op.dest.key} (${op.svc.label})` };
+      if (op.dest.role === 'real' && op.dest.weight === 0)
+        return {
+          vid: op.svc.vid,
+          subject: e.message.replace(/^Readd /, ''),
+          key,
+          down: `${op.dest.key} (${op.svc.label})`,
+        };
       return { vid: op.svc.vid, subject: e.message, key, down: null };
     }
     case 'editDest': {
       const key = `${op.svc.vid}|${op.dest.label}`;
-      if (op.dest.role === 'real' && op.dest.weight === 0) return { vid: op.svc.vid, subject: e.message, key, down: `${op.dest.key} (${op.svc.label})` };
+      if (op.dest.role === 'real' && op.dest.weight === 0)
+        return { vid: op.svc.vid, subject: e.message, key, down: `${op.dest.key} (${op.svc.label})` };
       return { vid: op.svc.vid, subject: e.message, key, down: null };
     }
     case 'deleteDest': {
       const key = `${op.svc.vid}|${op.label}`;
       const purge = e.message.startsWith('Purged ');
-      if (op.role === 'real' && !purge) return { vid: op.svc.vid, subject: e.message, key, down: `${op.before.key} (${op.svc.label})` };
+      if (op.role === 'real' && !purge)
+        return { vid: op.svc.vid, subject: e.message, key, down: `${op.before.key} (${op.svc.label})` };
       return { vid: op.svc.vid, subject: e.message, key, down: null };
     }
     default:
@@ -234,7 +243,10 @@ export class EmailAlerts implements DaemonPlugin {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.idle(), new Promise<void>((r) => (timer = setTimeout(r, bound)))]);
     clearTimeout(timer);
-    if (this.queue.length || this.sending) this.host?.log.error(`failed to send email message: ${this.queue.length + (this.sending ? 1 : 0)} alert(s) still unsent at stop`);
+    if (this.queue.length || this.sending)
+      this.host?.log.error(
+        `failed to send email message: ${this.queue.length + (this.sending ? 1 : 0)} alert(s) still unsent at stop`,
+      );
   }
 
   /** Resolves when no mail is queued or being sent. */
@@ -251,7 +263,8 @@ export class EmailAlerts implements DaemonPlugin {
   private handle(e: EngineEvent, status: DaemonStatus): void {
     if (e.type === 'transition') {
       // Up again: whatever the table needed (maybe nothing), it is no longer inaccessible.
-      if (e.t.kind === 'up') this.forget(`${e.t.member.member.v.id}|${destKey(e.t.member.member.r.address, e.t.member.member.r.port)}`);
+      if (e.t.kind === 'up')
+        this.forget(`${e.t.member.member.v.id}|${destKey(e.t.member.member.r.address, e.t.member.member.r.port)}`);
       return;
     }
     const a = alertFor(e);
@@ -278,7 +291,9 @@ export class EmailAlerts implements DaemonPlugin {
     host.log.info(`emailalert: ${subject}`);
     const full = perlTrue(v.servicename) ? `[${v.servicename}] ${subject}` : subject;
     if (this.opts.dryRun) {
-      host.log.info(`dry-run: would mail "${full}" to ${v.emailalert}${v.smtp ? ` via ${v.smtp}:${this.smtpPort}` : ' via sendmail'}`);
+      host.log.info(
+        `dry-run: would mail "${full}" to ${v.emailalert}${v.smtp ? ` via ${v.smtp}:${this.smtpPort}` : ' via sendmail'}`,
+      );
       return;
     }
     const max = this.opts.maxQueued ?? 1000;
@@ -356,7 +371,15 @@ export class EmailAlerts implements DaemonPlugin {
     const host = this.host!;
     const self = `${this.user}@${this.hostname}`;
     const from = host.config.global.emailalertfrom;
-    const msg: AlertMessage = { from: from ?? self, to: v.emailalert!, subject: job.subject, hostname: this.hostname, status: job.status, servicename: v.servicename, comment: v.comment };
+    const msg: AlertMessage = {
+      from: from ?? self,
+      to: v.emailalert!,
+      subject: job.subject,
+      hostname: this.hostname,
+      status: job.status,
+      servicename: v.servicename,
+      comment: v.comment,
+    };
     if (v.smtp) return this.viaSmtp(v.smtp, self, msg);
     // Mail::Send sets From only when emailalertfrom is given; sendmail supplies it otherwise.
     return this.viaSendmail({ ...msg, from: from ?? null });
@@ -392,7 +415,8 @@ export class EmailAlerts implements DaemonPlugin {
       });
       const info = await Promise.race([sent, timeout]);
       const rejected = (info.rejected ?? []).map(String);
-      if (rejected.length) log.error(`failed to send SMTP email message to ${rejected.join(', ')}: refused by ${server}:${this.smtpPort}`);
+      if (rejected.length)
+        log.error(`failed to send SMTP email message to ${rejected.join(', ')}: refused by ${server}:${this.smtpPort}`);
       return rejected.length < to.length;
     } catch (e) {
       log.error(`failed to send SMTP email message: ${server}:${this.smtpPort}: ${(e as Error).message}`);
@@ -405,20 +429,27 @@ export class EmailAlerts implements DaemonPlugin {
 
   private viaSendmail(msg: AlertMessage): Promise<boolean> {
     const log = this.host!.log;
-    const program = this.opts.sendmail !== undefined ? this.opts.sendmail : MAILERS.find(isExecutable) ?? null;
+    const program = this.opts.sendmail !== undefined ? this.opts.sendmail : (MAILERS.find(isExecutable) ?? null);
     if (!program) {
-      log.error(`failed to send email message: no mailer available (no smtp= and no sendmail at ${MAILERS.join(' or ')})`);
+      log.error(
+        `failed to send email message: no mailer available (no smtp= and no sendmail at ${MAILERS.join(' or ')})`,
+      );
       return Promise.resolve(false);
     }
     const text = this.host!.redactor.redact(composeAlert(msg, '\n'));
     return new Promise((resolve) => {
-      const child = execFile(program, ['-t', '-i'], { timeout: this.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 }, (err, _stdout, stderr) => {
-        if (err) {
-          const why = String(stderr).trim() || err.message;
-          log.error(`failed to send email message: ${program} -t -i: ${why.split('\n')[0]}`);
-          resolve(false);
-        } else resolve(true);
-      });
+      const child = execFile(
+        program,
+        ['-t', '-i'],
+        { timeout: this.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 },
+        (err, _stdout, stderr) => {
+          if (err) {
+            const why = String(stderr).trim() || err.message;
+            log.error(`failed to send email message: ${program} -t -i: ${why.split('\n')[0]}`);
+            resolve(false);
+          } else resolve(true);
+        },
+      );
       child.stdin?.on('error', () => undefined);
       child.stdin?.end(text);
     });

@@ -31,7 +31,11 @@ export interface ControlRequest {
 
 /** What every daemon runs besides the engine (metrics only when asked for). */
 async function defaultPlugins(req: ControlRequest, cfg: Config): Promise<DaemonPlugin[]> {
-  const [{ StatusSocket }, { MonitorFile }, { EmailAlerts }] = await Promise.all([import('./status.js'), import('./monitorfile.js'), import('./alerts.js')]);
+  const [{ StatusSocket }, { MonitorFile }, { EmailAlerts }] = await Promise.all([
+    import('./status.js'),
+    import('./monitorfile.js'),
+    import('./alerts.js'),
+  ]);
   const plugins: DaemonPlugin[] = [new StatusSocket(), new MonitorFile(), new EmailAlerts({ dryRun: req.opts.dryRun })];
   const metrics = req.opts.metrics ?? process.env.LDIRECTORD_METRICS ?? null;
   if (metrics) plugins.push(new (await import('./metrics.js')).Metrics(parseListen(metrics)));
@@ -88,8 +92,12 @@ export async function runControl(req: ControlRequest): Promise<number> {
     return 2;
   }
   const log = bootLogger(cfg, req);
-  if (cfgError) process.stderr.write(`${cfgError.message.replace(/^Error/, 'Warning')} (the running daemon keeps its configuration)\n`);
-  if (cfg) for (const w of cfg.warnings) if (req.command === 'start') process.stderr.write(formatWarning(file, w) + '\n');
+  if (cfgError)
+    process.stderr.write(
+      `${cfgError.message.replace(/^Error/, 'Warning')} (the running daemon keeps its configuration)\n`,
+    );
+  if (cfg)
+    for (const w of cfg.warnings) if (req.command === 'start') process.stderr.write(formatWarning(file, w) + '\n');
   // The daemonised child (see startDaemon) goes straight to running.
   if (process.env[DAEMON_ENV] !== undefined) {
     delete process.env[DAEMON_ENV];
@@ -167,8 +175,13 @@ async function terminate(pid: number, log: DaemonLogger): Promise<void> {
 async function startDaemon(cfg: Config, file: string, req: ControlRequest, log: DaemonLogger): Promise<number> {
   if (req.opts.debug || cfg.global.supervised) {
     const d = await newDaemon(cfg, readFileSync(file), {
-      configFile: file, cfgname: req.cfgname, debug: req.opts.debug, dryRun: req.opts.dryRun, ipvsadm: req.opts.ipvsadm,
-      writePid: !req.opts.debug, plugins: await defaultPlugins(req, cfg),
+      configFile: file,
+      cfgname: req.cfgname,
+      debug: req.opts.debug,
+      dryRun: req.opts.dryRun,
+      ipvsadm: req.opts.ipvsadm,
+      writePid: !req.opts.debug,
+      plugins: await defaultPlugins(req, cfg),
     });
     await d.start();
     for (const child of cfg.global.execute) await runSelf([child, 'start']);
@@ -194,7 +207,9 @@ async function startDaemon(cfg: Config, file: string, req: ControlRequest, log: 
         }
       }
     });
-    child.on('exit', (code) => resolve({ ok: false, code: code ?? 1, message: `ldirectord exited during start-up with status ${code}` }));
+    child.on('exit', (code) =>
+      resolve({ ok: false, code: code ?? 1, message: `ldirectord exited during start-up with status ${code}` }),
+    );
     child.on('error', (e) => resolve({ ok: false, code: 1, message: e.message }));
   });
   child.unref();
@@ -222,8 +237,13 @@ async function runDaemonChild(cfg: Config, file: string, req: ControlRequest): P
   let d: Daemon;
   try {
     d = await newDaemon(cfg, readFileSync(file), {
-      configFile: file, cfgname: req.cfgname, debug: false, dryRun: req.opts.dryRun, ipvsadm: req.opts.ipvsadm,
-      writePid: true, plugins: await defaultPlugins(req, cfg),
+      configFile: file,
+      cfgname: req.cfgname,
+      debug: false,
+      dryRun: req.opts.dryRun,
+      ipvsadm: req.opts.ipvsadm,
+      writePid: true,
+      plugins: await defaultPlugins(req, cfg),
       onReady: () => reportToParent({ ok: true, code: 0, message: 'started' }),
     });
     await d.start();
@@ -238,7 +258,10 @@ async function runDaemonChild(cfg: Config, file: string, req: ControlRequest): P
 /** Run this program again (execute= instances): `ldirectord <conf> <cmd>`. */
 function runSelf(args: string[]): Promise<number> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, [process.argv[1]!, ...args], { stdio: 'inherit', env: { ...process.env, [DAEMON_ENV]: undefined } as NodeJS.ProcessEnv });
+    const c = spawn(process.execPath, [process.argv[1]!, ...args], {
+      stdio: 'inherit',
+      env: { ...process.env, [DAEMON_ENV]: undefined } as NodeJS.ProcessEnv,
+    });
     c.on('exit', (code) => resolve(code ?? 1));
     c.on('error', () => resolve(1));
   });

@@ -99,14 +99,19 @@ export class Daemon {
     this.config = cfg;
     this.digest = md5(bytes);
     this.redactor = new Redactor(cfg);
-    this.log = createLogger(destinationFor(cfg.global.logfile, { debug: opts.debug, supervised: cfg.global.supervised }), {
-      cfgname: opts.cfgname,
-      debug: opts.debug,
-      redactor: this.redactor,
-    });
+    this.log = createLogger(
+      destinationFor(cfg.global.logfile, { debug: opts.debug, supervised: cfg.global.supervised }),
+      {
+        cfgname: opts.cfgname,
+        debug: opts.debug,
+        redactor: this.redactor,
+      },
+    );
     this.plugins = opts.plugins ?? [];
     const real = new Ipvsadm(findIpvsadm(opts.ipvsadm));
-    this.ipvs = opts.dryRun ? new DryRunIpvs(real, (argv) => this.log.info(`dry-run: would run: ${real.name} ${argv.join(' ')}`)) : real;
+    this.ipvs = opts.dryRun
+      ? new DryRunIpvs(real, (argv) => this.log.info(`dry-run: would run: ${real.name} ${argv.join(' ')}`))
+      : real;
     this.engine = new Engine({
       clock: realClock,
       ipvs: this.ipvs,
@@ -117,7 +122,12 @@ export class Daemon {
       onEvent: (e) => {
         for (const p of this.plugins) p.event?.(e);
         // The last first check: settle after the engine has handled it (its reconcile request).
-        if (e.type === 'transition' && (e.t.kind === 'up' || e.t.kind === 'down') && e.t.from === 'pending' && --this.pendingFirst === 0) {
+        if (
+          e.type === 'transition' &&
+          (e.t.kind === 'up' || e.t.kind === 'down') &&
+          e.t.from === 'pending' &&
+          --this.pendingFirst === 0
+        ) {
           queueMicrotask(() => this.settle(this.statusGen));
         }
       },
@@ -138,7 +148,11 @@ export class Daemon {
     const { opts, log } = this;
     for (const w of this.config.warnings) log.warn(formatWarning(opts.configFile, w));
     for (const w of worldWritableWarnings(opts.configFile, this.config)) log.warn(`Warning: ${w}`);
-    log.info(opts.debug || this.config.global.supervised ? `Starting ${VERSION_STR} with pid: ${process.pid}` : `Starting ${VERSION_STR} as daemon`);
+    log.info(
+      opts.debug || this.config.global.supervised
+        ? `Starting ${VERSION_STR} with pid: ${process.pid}`
+        : `Starting ${VERSION_STR} as daemon`,
+    );
     if (opts.dryRun) log.info(`dry-run: commands are logged, the IPVS table is not changed (${this.ipvs.name})`);
     if (opts.writePid) writePidFile(opts.cfgname);
     this.keepalive = setInterval(() => undefined, 1 << 30);
@@ -188,15 +202,26 @@ export class Daemon {
       // A zero-byte file is almost always one caught half-written (truncate, then write):
       // applying it would take every service down. A file meant to be empty says so with
       // a comment.
-      if (bytes.length === 0) throw new ConfigError(opts.configFile, 0, 'the file is empty (write a comment line to really configure nothing)');
-      cfg = await readConfigFile(opts.configFile, { resolver: systemResolver(), hostname: daemonHostname(), checkFiles: true, debug: opts.debug });
+      if (bytes.length === 0)
+        throw new ConfigError(
+          opts.configFile,
+          0,
+          'the file is empty (write a comment line to really configure nothing)',
+        );
+      cfg = await readConfigFile(opts.configFile, {
+        resolver: systemResolver(),
+        hostname: daemonHostname(),
+        checkFiles: true,
+        debug: opts.debug,
+      });
       // Unchanged virtual services stay the objects the engine runs (their checks, health
       // and plans carry over; see parser/carry-over.ts).
       cfg = carryOver(this.config, cfg);
       tuneHeap(realCount(cfg));
     } catch (e) {
       this.stats.reloadFailures++;
-      const msg = e instanceof ConfigError ? e.message : `Error reading file ${opts.configFile}: ${(e as Error).message}`;
+      const msg =
+        e instanceof ConfigError ? e.message : `Error reading file ${opts.configFile}: ${(e as Error).message}`;
       this.stats.lastReloadError = msg;
       log.error(`${msg} (keeping the running configuration)`);
       if (gen === this.statusGen) this.status = was;

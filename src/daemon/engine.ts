@@ -189,8 +189,11 @@ export class Engine {
     }
     this.unplaced = new Set([...this.health.members.values()].filter((m) => !m.placed));
     // Rebuild the per-virtual fallbackcommand memory for the virtuals that remain.
-    for (const k of [...this.fallbackStatus.keys()]) if (!cfg.virtuals.some((v) => v.id === k)) this.fallbackStatus.delete(k);
-    this.scheduler.setProbes(this.probes.probes, (key) => this.health.membersOf(key).some((m) => m.state !== 'pending'));
+    for (const k of [...this.fallbackStatus.keys()])
+      if (!cfg.virtuals.some((v) => v.id === k)) this.fallbackStatus.delete(k);
+    this.scheduler.setProbes(this.probes.probes, (key) =>
+      this.health.membersOf(key).some((m) => m.state !== 'pending'),
+    );
   }
 
   private onResult(probe: ProbeDef, result: CheckResult, forced: boolean): void {
@@ -302,7 +305,12 @@ export class Engine {
     const version = this.planVersion;
     const desired = this.plan(cfg, virtuals, dirty);
     const retire = this.retire;
-    const report = await this.reconciler.reconcile(desired, retire, { fresh, context, complete: full, unchanged: full && version === this.convergedVersion });
+    const report = await this.reconciler.reconcile(desired, retire, {
+      fresh,
+      context,
+      complete: full,
+      unchanged: full && version === this.convergedVersion,
+    });
     if (full && !report.failed.length && report.readError === null) this.convergedVersion = version;
     if (report.readError === null) {
       // Retired services that are gone from the kernel are done with.
@@ -423,5 +431,7 @@ export function labelOf(v: VirtualService): string {
 /** Services of the old config that the new one no longer has (Perl @OLDVIRTUAL purge). */
 export function diffRetire(oldCfg: Config, newCfg: Config): Retired[] {
   const keep = new Set(newCfg.virtuals.map((v) => serviceIdOf(v).key));
-  return oldCfg.virtuals.filter((v) => !keep.has(serviceIdOf(v).key)).map((v) => ({ svc: serviceIdOf(v), label: labelOf(v), why: 'start' as const }));
+  return oldCfg.virtuals
+    .filter((v) => !keep.has(serviceIdOf(v).key))
+    .map((v) => ({ svc: serviceIdOf(v), label: labelOf(v), why: 'start' as const }));
 }

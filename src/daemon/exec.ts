@@ -48,11 +48,27 @@ export function runCommand(command: string, args: string[], timeoutMs = 30000): 
   const words = splitCommand(command);
   if (!words.length) return Promise.resolve({ ok: false, detail: 'empty command' });
   return new Promise((resolve) => {
-    execFile(words[0]!, [...words.slice(1), ...args], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } }, (err, _out, stderr) => {
-      if (!err) return resolve({ ok: true, detail: '' });
-      const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: unknown; signal?: string };
-      const why = e.killed ? `killed after ${timeoutMs / 1000} s` : typeof e.code === 'number' ? `exit status ${e.code}` : e.signal ? `killed by ${e.signal}` : String(e.code ?? e.message);
-      resolve({ ok: false, detail: `${why}${stderr ? `: ${String(stderr).trim().slice(-200)}` : ''}` });
-    });
+    execFile(
+      words[0]!,
+      [...words.slice(1), ...args],
+      {
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+        maxBuffer: 1024 * 1024,
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+      },
+      (err, _out, stderr) => {
+        if (!err) return resolve({ ok: true, detail: '' });
+        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: unknown; signal?: string };
+        const why = e.killed
+          ? `killed after ${timeoutMs / 1000} s`
+          : typeof e.code === 'number'
+            ? `exit status ${e.code}`
+            : e.signal
+              ? `killed by ${e.signal}`
+              : String(e.code ?? e.message);
+        resolve({ ok: false, detail: `${why}${stderr ? `: ${String(stderr).trim().slice(-200)}` : ''}` });
+      },
+    );
   });
 }

@@ -32,10 +32,7 @@ export function perlLocaltime(d = new Date()): string {
 }
 
 export type LogDestination =
-  | { kind: 'file'; path: string }
-  | { kind: 'syslog'; facility: string }
-  | { kind: 'stdout' }
-  | { kind: 'stderr' };
+  { kind: 'file'; path: string } | { kind: 'syslog'; facility: string } | { kind: 'stdout' } | { kind: 'stderr' };
 
 /** Where the original would log: -d → stderr, supervised → stdout, "/path" → file, else syslog. */
 export function destinationFor(logfile: string, opts: { debug: boolean; supervised: boolean }): LogDestination {
@@ -109,7 +106,9 @@ export class SyslogWriter {
       return;
     }
     if (!this.child) {
-      const c = spawn('logger', ['-t', 'ldirectord', `--id=${process.pid}`, '-p', `${this.facility}.info`], { stdio: ['pipe', 'ignore', 'pipe'] });
+      const c = spawn('logger', ['-t', 'ldirectord', `--id=${process.pid}`, '-p', `${this.facility}.info`], {
+        stdio: ['pipe', 'ignore', 'pipe'],
+      });
       c.on('error', () => {
         this.broken = true;
         this.child = null;
@@ -164,7 +163,10 @@ export interface DaemonLogger extends Logger {
   readonly destination: LogDestination;
 }
 
-export function createLogger(dest: LogDestination, opts: { cfgname: string; debug: boolean; redactor: Redactor }): DaemonLogger {
+export function createLogger(
+  dest: LogDestination,
+  opts: { cfgname: string; debug: boolean; redactor: Redactor },
+): DaemonLogger {
   const transports: Transport[] = [];
   let file: FileTransport | null = null;
   let syslog: SyslogWriter | null = null;

@@ -39,7 +39,8 @@ export const LARGE_PROBES = 4000;
  */
 export function tuneHeap(probes: number, env: NodeJS.ProcessEnv = process.env): number {
   const asked = env.LDIRECTORD_HEAP_GROWING_PERCENT;
-  const percent = asked !== undefined && /^\d+$/.test(asked) ? Number(asked) : probes >= LARGE_PROBES ? HEAP_GROWING_PERCENT : 0;
+  const percent =
+    asked !== undefined && /^\d+$/.test(asked) ? Number(asked) : probes >= LARGE_PROBES ? HEAP_GROWING_PERCENT : 0;
   setFlagsFromString(`--heap-growing-percent=${percent}`);
   return percent;
 }

@@ -55,7 +55,18 @@ export function realIdStr(v: VirtualService, r: RealServer): string {
   else if (v.checktype === 'external' || v.checktype === 'external-perl') check = `${v.checktype}:${v.checkcommand}`;
   else check = v.checktype;
   const server = bracketHost(r.address);
-  return [check, v.protocol, server, r.port, v.virtualhost ?? '', v.checkport ?? '', r.weight, r.forward, quotemeta(request), quotemeta(receive)].join(':');
+  return [
+    check,
+    v.protocol,
+    server,
+    r.port,
+    v.virtualhost ?? '',
+    v.checkport ?? '',
+    r.weight,
+    r.forward,
+    quotemeta(request),
+    quotemeta(receive),
+  ].join(':');
 }
 
 /** The real id as the monitorfile shows it: `tr/:/ /s` then `s/\\//g`. */
@@ -69,7 +80,14 @@ export function encodeMonitorMessage(msg: string | null | undefined): string {
   return msg.replace(/[%|\r\n]/g, (c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0'));
 }
 
-export function monitorLine(when: Date, pid: number, v: VirtualService, r: RealServer, up: boolean, reason: string): string {
+export function monitorLine(
+  when: Date,
+  pid: number,
+  v: VirtualService,
+  r: RealServer,
+  up: boolean,
+  reason: string,
+): string {
   return `[${perlLocaltime(when)}] [${pid}] ${realIdForLog(v, r)} [${up ? 'up' : 'down'}] ${encodeMonitorMessage(reason)}\n`;
 }
 
@@ -150,7 +168,10 @@ export class MonitorFile implements DaemonPlugin {
       const log = this.host!.log;
       if (err) {
         const code = err.code ?? err.message;
-        if (q.failing !== code) log.error(`Error writing to monitorfile '${file}': ${err.message} (${n} line${n === 1 ? '' : 's'} lost; the daemon carries on)`);
+        if (q.failing !== code)
+          log.error(
+            `Error writing to monitorfile '${file}': ${err.message} (${n} line${n === 1 ? '' : 's'} lost; the daemon carries on)`,
+          );
         q.failing = code;
       } else if (q.failing !== null) {
         log.info(`monitorfile '${file}' is writable again`);

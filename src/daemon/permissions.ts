@@ -13,7 +13,8 @@ export function worldWritableWarnings(configFile: string, cfg: Config): string[]
   const check = (path: string, what: string) => {
     try {
       const st = statSync(path);
-      if (st.mode & 0o002) out.push(`${what} ${path} is world-writable: any local user can change what ldirectord runs as root`);
+      if (st.mode & 0o002)
+        out.push(`${what} ${path} is world-writable: any local user can change what ldirectord runs as root`);
     } catch {
       // missing files are reported where they are used
     }

@@ -86,7 +86,8 @@ export function isAlive(pid: number): boolean {
 export function writePidFile(cfgname: string, pid = process.pid): string {
   const path = pidFilePath(cfgname);
   const cur = readPidFile(cfgname);
-  if (cur.running !== null && cur.running !== pid) throw new Error(`ldirectord for ${cfgname} is already running with pid ${cur.running}`);
+  if (cur.running !== null && cur.running !== pid)
+    throw new Error(`ldirectord for ${cfgname} is already running with pid ${cur.running}`);
   try {
     const st = lstatSync(path);
     // A stale file, or a symlink planted where the pid file goes: remove the entry itself.

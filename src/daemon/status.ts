@@ -65,9 +65,21 @@ export function statusOf(d: Daemon): object {
     let fallback: VirtualStatus['fallback'] = null;
     if (v.fallback) {
       const dest = svc?.dests.get(kernelDestKey(v, v.fallback.address, v.fallback.port, v.fallback.forward));
-      fallback = { server: hostPort(v.fallback.address, v.fallback.port), inKernel: Boolean(dest), kernelWeight: dest?.weight ?? null };
+      fallback = {
+        server: hostPort(v.fallback.address, v.fallback.port),
+        inKernel: Boolean(dest),
+        kernelWeight: dest?.weight ?? null,
+      };
     }
-    return { id: v.id, service: labelOf(v), inKernel: Boolean(svc), scheduler: v.scheduler, quiescent: v.quiescent, reals, fallback };
+    return {
+      id: v.id,
+      service: labelOf(v),
+      inKernel: Boolean(svc),
+      scheduler: v.scheduler,
+      quiescent: v.quiescent,
+      reals,
+      fallback,
+    };
   });
   const st = e.reconciler.stats;
   return {
@@ -76,8 +88,19 @@ export function statusOf(d: Daemon): object {
     started: new Date(e.startedAt).toISOString(),
     dryRun: d.opts.dryRun,
     ipvsadm: e.reconciler.ipvsName,
-    checks: { probes: e.probeCount, inFlight: e.scheduler.inFlightNow, started: e.scheduler.stats.started, completed: e.scheduler.stats.completed },
-    reconcile: { runs: st.reconciles, commands: st.commands, failures: st.failures, lastMs: st.lastMs, lastError: st.lastError },
+    checks: {
+      probes: e.probeCount,
+      inFlight: e.scheduler.inFlightNow,
+      started: e.scheduler.stats.started,
+      completed: e.scheduler.stats.completed,
+    },
+    reconcile: {
+      runs: st.reconciles,
+      commands: st.commands,
+      failures: st.failures,
+      lastMs: st.lastMs,
+      lastError: st.lastError,
+    },
     reloads: d.stats,
     virtuals,
   };
@@ -85,7 +108,9 @@ export function statusOf(d: Daemon): object {
 
 /** The services this daemon manages (for a dry-run of another config). */
 export function managedOf(d: Daemon): { services: Retired[] } {
-  return { services: d.config.virtuals.map((v) => ({ svc: serviceIdOf(v), label: labelOf(v), why: 'start' as const })) };
+  return {
+    services: d.config.virtuals.map((v) => ({ svc: serviceIdOf(v), label: labelOf(v), why: 'start' as const })),
+  };
 }
 
 export class StatusSocket implements DaemonPlugin {
@@ -112,7 +137,14 @@ export class StatusSocket implements DaemonPlugin {
         } catch {
           // answered below
         }
-        const answer = cmd === 'status' ? statusOf(d) : cmd === 'managed' ? managedOf(d) : cmd === 'ping' ? { ok: true } : { error: `unknown request ${JSON.stringify(cmd)}` };
+        const answer =
+          cmd === 'status'
+            ? statusOf(d)
+            : cmd === 'managed'
+              ? managedOf(d)
+              : cmd === 'ping'
+                ? { ok: true }
+                : { error: `unknown request ${JSON.stringify(cmd)}` };
         sock.end(d.redactor.redact(JSON.stringify(answer)) + '\n');
       });
     });

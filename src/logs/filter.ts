@@ -21,19 +21,31 @@ export interface LineFilter {
 export const NO_FILTER: LineFilter = { virtual: null, real: null, since: null };
 
 /** The filter from the command's options, or the reason an option cannot be read. */
-export function buildFilter(opts: { virtual: string | null; real: string | null; since: string | null }, now: Date): LineFilter | { error: string } {
+export function buildFilter(
+  opts: { virtual: string | null; real: string | null; since: string | null },
+  now: Date,
+): LineFilter | { error: string } {
   const f: LineFilter = { ...NO_FILTER };
   if (opts.virtual !== null) {
     f.virtual = parseVirtual(opts.virtual.trim(), true);
-    if (!f.virtual) return { error: `--virtual ${opts.virtual}: expected 10.0.0.1:80, tcp:10.0.0.1:80, [2001:db8::1]:80, a fwmark (5, fwm:5) or an address` };
+    if (!f.virtual)
+      return {
+        error: `--virtual ${opts.virtual}: expected 10.0.0.1:80, tcp:10.0.0.1:80, [2001:db8::1]:80, a fwmark (5, fwm:5) or an address`,
+      };
   }
   if (opts.real !== null) {
     f.real = parseReal(opts.real.trim(), true);
-    if (!f.real) return { error: `--real ${opts.real}: expected an address (10.0.1.1, 2001:db8::2) with an optional port (10.0.1.1:8080, [2001:db8::2]:80)` };
+    if (!f.real)
+      return {
+        error: `--real ${opts.real}: expected an address (10.0.1.1, 2001:db8::2) with an optional port (10.0.1.1:8080, [2001:db8::2]:80)`,
+      };
   }
   if (opts.since !== null) {
     f.since = parseSince(opts.since, now);
-    if (f.since === null) return { error: `--since ${opts.since}: expected a duration (10m, 2h, 1d), a time of day (HH:MM) or an ISO time (2026-11-21T10:50)` };
+    if (f.since === null)
+      return {
+        error: `--since ${opts.since}: expected a duration (10m, 2h, 1d), a time of day (HH:MM) or an ISO time (2026-11-21T10:50)`,
+      };
   }
   return f;
 }

@@ -167,7 +167,11 @@ export class LogFollower {
       if (cur.partial.length) this.opts.onLines([decode(cur.partial)]);
       await cur.handle.close().catch(() => undefined);
       this.current = null;
-      this.opts.onNotice(st ? `${this.path} has been replaced; following the new file` : `${this.path} has disappeared; waiting for it to come back`);
+      this.opts.onNotice(
+        st
+          ? `${this.path} has been replaced; following the new file`
+          : `${this.path} has disappeared; waiting for it to come back`,
+      );
       this.missingSaid = !st;
     }
     if (!this.current) {
@@ -190,7 +194,14 @@ export class LogFollower {
         return;
       }
       // Everything in a file found after the start is new.
-      this.current = { handle, dev: fst.dev, ino: fst.ino, position: 0, partial: Buffer.alloc(0), guard: Buffer.alloc(0) };
+      this.current = {
+        handle,
+        dev: fst.dev,
+        ino: fst.ino,
+        position: 0,
+        partial: Buffer.alloc(0),
+        guard: Buffer.alloc(0),
+      };
       if (this.missingSaid) {
         this.opts.onNotice(`${this.path} has appeared; following it`);
         this.watcher?.add(this.dir);

@@ -103,9 +103,27 @@ export function parseLine(raw: string, head: LogLine | null = null): LogLine {
     [stamp, message] = [m[1]!, m[2]!];
   }
   if (stamp === null && head && head.stamp !== null) {
-    return { raw, stamp: head.stamp, time: head.time, cfgname: head.cfgname, pid: head.pid, message: raw, event: null, continuation: true };
+    return {
+      raw,
+      stamp: head.stamp,
+      time: head.time,
+      cfgname: head.cfgname,
+      pid: head.pid,
+      message: raw,
+      event: null,
+      continuation: true,
+    };
   }
-  return { raw, stamp, time: stamp === null ? null : parsePerlLocaltime(stamp), cfgname, pid, message, event: parseMessage(message), continuation: false };
+  return {
+    raw,
+    stamp,
+    time: stamp === null ? null : parsePerlLocaltime(stamp),
+    cfgname,
+    pid,
+    message,
+    event: parseMessage(message),
+    continuation: false,
+  };
 }
 
 // A real: `ip:port` or `[v6]:port`. A virtual: anything up to the closing parenthesis.
@@ -115,21 +133,53 @@ const MAPPED = String.raw`(?:mapped from ${R} )?`;
 
 type Field = 'real' | 'mapped' | 'virtual' | 'weight' | 'reason' | 'skip';
 const CATALOGUE: Array<[RegExp, LogEvent, Field[]]> = [
-  [new RegExp(`^Added real server: ${R} \\(${V}\\) \\(Weight set to (\\d+)\\)`), 'real-added', ['real', 'virtual', 'weight']],
-  [new RegExp(`^Restored real server: ${R} \\(${V}\\) \\(Weight set to (\\d+)\\)`), 'real-restored', ['real', 'virtual', 'weight']],
+  [
+    new RegExp(`^Added real server: ${R} \\(${V}\\) \\(Weight set to (\\d+)\\)`),
+    'real-added',
+    ['real', 'virtual', 'weight'],
+  ],
+  [
+    new RegExp(`^Restored real server: ${R} \\(${V}\\) \\(Weight set to (\\d+)\\)`),
+    'real-restored',
+    ['real', 'virtual', 'weight'],
+  ],
   [new RegExp(`^Deleted real server: ${R} ${MAPPED}\\(${V}\\)`), 'real-deleted', ['real', 'mapped', 'virtual']],
-  [new RegExp(`^Quiescent real server: ${R} ${MAPPED}\\(${V}\\) \\(Weight set to (\\d+)\\)`), 'real-quiescent', ['real', 'mapped', 'virtual', 'weight']],
-  [new RegExp(`^Readd Quiescent real server: ${R} ${MAPPED}\\(${V}\\) \\(Weight set to (\\d+)\\)`), 'real-readd-quiescent', ['real', 'mapped', 'virtual', 'weight']],
-  [new RegExp(`^Soft failure real server: ${R} \\(${V}\\) failure (\\d+/\\d+)(?:: (.*))?$`), 'real-soft-failure', ['real', 'virtual', 'skip', 'reason']],
+  [
+    new RegExp(`^Quiescent real server: ${R} ${MAPPED}\\(${V}\\) \\(Weight set to (\\d+)\\)`),
+    'real-quiescent',
+    ['real', 'mapped', 'virtual', 'weight'],
+  ],
+  [
+    new RegExp(`^Readd Quiescent real server: ${R} ${MAPPED}\\(${V}\\) \\(Weight set to (\\d+)\\)`),
+    'real-readd-quiescent',
+    ['real', 'mapped', 'virtual', 'weight'],
+  ],
+  [
+    new RegExp(`^Soft failure real server: ${R} \\(${V}\\) failure (\\d+/\\d+)(?:: (.*))?$`),
+    'real-soft-failure',
+    ['real', 'virtual', 'skip', 'reason'],
+  ],
   [new RegExp(`^Check failed: ${R} \\(${V}\\): (.*)$`), 'real-check-failed', ['real', 'virtual', 'reason']],
   [new RegExp(`^Resetting soft failure count: ${R} \\(${V}\\)`), 'real-soft-reset', ['real', 'virtual']],
   [new RegExp(`^Real server up: ${R} \\(${V}\\)(?:: (.*))?$`), 'real-up', ['real', 'virtual', 'reason']],
   [new RegExp(`^Real server down: ${R} \\(${V}\\)(?:: (.*))?$`), 'real-down', ['real', 'virtual', 'reason']],
   [new RegExp(`^Purged real server \\((?:start|stop)\\): ${R} \\(${V}\\)`), 'real-purged', ['real', 'virtual']],
-  [new RegExp(`^Added fallback server: ${R} \\(${V}\\) \\(Weight set to (\\d+)\\)`), 'fallback-added', ['real', 'virtual', 'weight']],
-  [new RegExp(`^Restored fallback server: ${R} \\(${V}\\) \\(Weight set to (\\d+)\\)`), 'fallback-restored', ['real', 'virtual', 'weight']],
+  [
+    new RegExp(`^Added fallback server: ${R} \\(${V}\\) \\(Weight set to (\\d+)\\)`),
+    'fallback-added',
+    ['real', 'virtual', 'weight'],
+  ],
+  [
+    new RegExp(`^Restored fallback server: ${R} \\(${V}\\) \\(Weight set to (\\d+)\\)`),
+    'fallback-restored',
+    ['real', 'virtual', 'weight'],
+  ],
   [new RegExp(`^Deleted fallback server: ${R} ${MAPPED}\\(${V}\\)`), 'fallback-deleted', ['real', 'mapped', 'virtual']],
-  [new RegExp(`^Quiescent fallback server: ${R} ${MAPPED}\\(${V}\\) \\(Weight set to (\\d+)\\)`), 'fallback-quiescent', ['real', 'mapped', 'virtual', 'weight']],
+  [
+    new RegExp(`^Quiescent fallback server: ${R} ${MAPPED}\\(${V}\\) \\(Weight set to (\\d+)\\)`),
+    'fallback-quiescent',
+    ['real', 'mapped', 'virtual', 'weight'],
+  ],
   [new RegExp(`^Added virtual server: ${V}$`), 'virtual-added', ['virtual']],
   [new RegExp(`^Changed virtual server: ${V}$`), 'virtual-changed', ['virtual']],
   [new RegExp(`^Purged virtual server \\((?:start|stop)\\): ${V}$`), 'virtual-purged', ['virtual']],

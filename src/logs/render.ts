@@ -70,7 +70,12 @@ export interface JsonLine {
 }
 
 export function toJson(line: LogLine): JsonLine {
-  const out: JsonLine = { time: line.time === null ? null : isoLocal(line.time), cfgname: line.cfgname, pid: line.pid, message: line.message };
+  const out: JsonLine = {
+    time: line.time === null ? null : isoLocal(line.time),
+    cfgname: line.cfgname,
+    pid: line.pid,
+    message: line.message,
+  };
   if (line.continuation) out.continued = true;
   const ev = line.event;
   if (ev) {

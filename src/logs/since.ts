@@ -34,7 +34,14 @@ export function parseSince(text: string, now: Date): number | null {
   }
   m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(t);
   if (m) {
-    const [y, mo, d, h, min, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m![i] ?? 0)) as [number, number, number, number, number, number];
+    const [y, mo, d, h, min, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m![i] ?? 0)) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const frac = m[7] ? Math.round(Number(m[7]) * 1000) : 0;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || min > 59 || s > 60) return null;
     const zone = m[8];

@@ -9,8 +9,27 @@ export type Protocol = 'tcp' | 'udp' | 'fwm';
 export type CheckType = 'connect' | 'negotiate' | 'ping' | 'external' | 'external-perl' | 'on' | 'off' | 'combined';
 
 export const SERVICES = [
-  'dns', 'ftp', 'http', 'https', 'http_proxy', 'imap', 'imaps', 'ldap', 'ldaps', 'mysql', 'nntp',
-  'none', 'oracle', 'pop', 'pops', 'radius', 'pgsql', 'simpletcp', 'sip', 'smtp', 'submission',
+  'dns',
+  'ftp',
+  'http',
+  'https',
+  'http_proxy',
+  'imap',
+  'imaps',
+  'ldap',
+  'ldaps',
+  'mysql',
+  'nntp',
+  'none',
+  'oracle',
+  'pop',
+  'pops',
+  'radius',
+  'pgsql',
+  'simpletcp',
+  'sip',
+  'smtp',
+  'submission',
 ] as const;
 export type Service = (typeof SERVICES)[number];
 
@@ -187,9 +206,25 @@ export function checkPort(v: VirtualService, r: RealServer): number | null {
 
 /** Perl ld_service_to_port / ld_port_to_service. */
 export const SERVICE_PORT: Partial<Record<Service, number>> = {
-  ftp: 21, smtp: 25, dns: 53, http: 80, pop: 110, nntp: 119, imap: 143, ldap: 389, https: 443,
-  submission: 587, ldaps: 636, imaps: 993, pops: 995, oracle: 1521, radius: 1812, http_proxy: 3128,
-  mysql: 3306, sip: 5060, pgsql: 5432,
+  ftp: 21,
+  smtp: 25,
+  dns: 53,
+  http: 80,
+  pop: 110,
+  nntp: 119,
+  imap: 143,
+  ldap: 389,
+  https: 443,
+  submission: 587,
+  ldaps: 636,
+  imaps: 993,
+  pops: 995,
+  oracle: 1521,
+  radius: 1812,
+  http_proxy: 3128,
+  mysql: 3306,
+  sip: 5060,
+  pgsql: 5432,
 };
 
 export function serviceForPort(port: number): Service {

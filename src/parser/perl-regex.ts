@@ -143,7 +143,13 @@ function translate(p: string, start: number, f: Flags): string {
             i = end + 1;
             continue;
           }
-          if (rest.startsWith(':') || rest.startsWith('=') || rest.startsWith('!') || rest.startsWith('<=') || rest.startsWith('<!')) {
+          if (
+            rest.startsWith(':') ||
+            rest.startsWith('=') ||
+            rest.startsWith('!') ||
+            rest.startsWith('<=') ||
+            rest.startsWith('<!')
+          ) {
             out += '(?' + (rest.startsWith('<') ? rest.slice(0, 2) : rest[0]);
             i += 2 + (rest.startsWith('<') ? 2 : 1);
             continue;
@@ -155,7 +161,10 @@ function translate(p: string, start: number, f: Flags): string {
             continue;
           }
           const mods = /^([a-z^-]+)([:)])/.exec(rest);
-          if (mods) throw new PerlRegexError(`inline modifier (?${mods[1]}${mods[2]} is only supported at the start of the pattern`);
+          if (mods)
+            throw new PerlRegexError(
+              `inline modifier (?${mods[1]}${mods[2]} is only supported at the start of the pattern`,
+            );
           throw new PerlRegexError(`unsupported group (?${rest.slice(0, 2)}`);
         }
         if (p[i + 1] === '*') throw new PerlRegexError('backtracking control verbs are not supported');

@@ -21,9 +21,22 @@ import { perlRegex, fromByteString } from './perl-regex';
 import type { Resolver } from './resolve';
 import { validateForChecks } from './validate';
 import {
-  ConfigError, DAEMON_STATUS, DAEMON_STATUS_ALL, SERVICES, serviceForPort, virtualId,
-  type CheckType, type Config, type ConfigWarning, type FallbackServer, type Forward, type GlobalConfig,
-  type Protocol, type RealServer, type Service, type VirtualService,
+  ConfigError,
+  DAEMON_STATUS,
+  DAEMON_STATUS_ALL,
+  SERVICES,
+  serviceForPort,
+  virtualId,
+  type CheckType,
+  type Config,
+  type ConfigWarning,
+  type FallbackServer,
+  type Forward,
+  type GlobalConfig,
+  type Protocol,
+  type RealServer,
+  type Service,
+  type VirtualService,
 } from './model';
 
 /** Perl regex, compiled once. `String.raw` keeps the backslashes exactly as in the Perl source. */
@@ -289,12 +302,29 @@ interface GlobalState {
 /** Perl set_defaults. */
 function defaults(): GlobalState {
   return {
-    checktimeout: -1, negotiatetimeout: -1, checkinterval: 10, checkcount: 1, failurecount: 1,
-    fallbackcommand: null, autoreload: false, callback: null,
-    logfile: '/var/log/ldirectord.log', execute: [], fork: false, supervised: false,
-    quiescent: false, readdquiescent: false, emailalert: '', emailalertfreq: 0,
-    emailalertstatus: DAEMON_STATUS_ALL, emailalertfrom: null, cleanstop: true, smtp: null,
-    maintenancedir: null, rawFallback: undefined, rawFallback6: undefined,
+    checktimeout: -1,
+    negotiatetimeout: -1,
+    checkinterval: 10,
+    checkcount: 1,
+    failurecount: 1,
+    fallbackcommand: null,
+    autoreload: false,
+    callback: null,
+    logfile: '/var/log/ldirectord.log',
+    execute: [],
+    fork: false,
+    supervised: false,
+    quiescent: false,
+    readdquiescent: false,
+    emailalert: '',
+    emailalertfreq: 0,
+    emailalertstatus: DAEMON_STATUS_ALL,
+    emailalertfrom: null,
+    cleanstop: true,
+    smtp: null,
+    maintenancedir: null,
+    rawFallback: undefined,
+    rawFallback6: undefined,
   };
 }
 
@@ -441,7 +471,8 @@ class ConfigReader {
       G.smtp = this.smtpHost(m[1]!);
     } else if ((m = RE.gMaintenancedir.exec(linedata))) {
       G.maintenancedir = this.nonEmpty(m[1]!, 'maintenance directory not specified');
-      if (!this.fs.isDirectory(fromByteString(G.maintenancedir))) this.warn(line, 'maintenance directory does not exist');
+      if (!this.fs.isDirectory(fromByteString(G.maintenancedir)))
+        this.warn(line, 'maintenance directory does not exist');
     } else {
       if (RE.gTimeout.test(linedata)) {
         this.err(line, 'timeout directive deprecated in favour of checktimeout and negotiatetimeout');
@@ -476,19 +507,48 @@ class ConfigReader {
     }
 
     const v: RawVirtual = {
-      line: virtualLine, af, ipPort, fwm,
+      line: virtualLine,
+      af,
+      ipPort,
+      fwm,
       port: ipPort ? virtualPort : '0',
       protocol: ipPort ? (RE.udpPort.test(ipPort) ? 'udp' : 'tcp') : 'fwm',
-      checktype: 'negotiate', numConnects: 0,
+      checktype: 'negotiate',
+      numConnects: 0,
       service: ipPort ? undefined : 'none',
-      scheduler: 'wrr', checkcommand: '/bin/true', request: '/', receive: '', login: '', passwd: '',
-      database: '', secret: '', httpmethod: 'GET', ops: false,
-      checktimeout: -1, negotiatetimeout: -1, checkcount: -1, failurecount: -1,
-      checkinterval: undefined, checkport: undefined, persistent: undefined, netmask: undefined,
-      schedflags: undefined, virtualhost: undefined, fallback: undefined, fallbackLine: 0,
-      fallbackcommand: undefined, quiescent: undefined, cleanstop: undefined, emailalert: undefined,
-      emailalertfreq: undefined, emailalertstatus: undefined, smtp: undefined, monitorfile: undefined,
-      servicename: undefined, comment: undefined, lines: {},
+      scheduler: 'wrr',
+      checkcommand: '/bin/true',
+      request: '/',
+      receive: '',
+      login: '',
+      passwd: '',
+      database: '',
+      secret: '',
+      httpmethod: 'GET',
+      ops: false,
+      checktimeout: -1,
+      negotiatetimeout: -1,
+      checkcount: -1,
+      failurecount: -1,
+      checkinterval: undefined,
+      checkport: undefined,
+      persistent: undefined,
+      netmask: undefined,
+      schedflags: undefined,
+      virtualhost: undefined,
+      fallback: undefined,
+      fallbackLine: 0,
+      fallbackcommand: undefined,
+      quiescent: undefined,
+      cleanstop: undefined,
+      emailalert: undefined,
+      emailalertfreq: undefined,
+      emailalertstatus: undefined,
+      smtp: undefined,
+      monitorfile: undefined,
+      servicename: undefined,
+      comment: undefined,
+      lines: {},
     };
     const realsTodo: Array<[string, number]> = [];
     // Perl's $linedata still holds the virtual= line until a block line is read. So when
@@ -513,14 +573,26 @@ class ConfigReader {
     const addr = await this.resolveVirtual(v);
     const reals: RealServer[] = [];
     for (const [text, line] of realsTodo) await this.resolveReal(v, text, line, reals);
-    const id = virtualId({ protocol: v.protocol, ipv6: af === 6, address: addr.address, port: addr.port, fwmark: fwm === undefined ? null : Number(fwm) });
+    const id = virtualId({
+      protocol: v.protocol,
+      ipv6: af === 6,
+      address: addr.address,
+      port: addr.port,
+      fwmark: fwm === undefined ? null : Number(fwm),
+    });
     if (this.seen.has(id)) this.err(this.line, 'duplicate virtual server');
     this.seen.add(id);
     this.raws.push(Object.assign(v, { resolved: { ...addr, id, reals } }));
     return linedata;
   }
 
-  private virtualDirective(v: RawVirtual, rcmd: string, raw: string, af: 4 | 6, realsTodo: Array<[string, number]>): void {
+  private virtualDirective(
+    v: RawVirtual,
+    rcmd: string,
+    raw: string,
+    af: 4 | 6,
+    realsTodo: Array<[string, number]>,
+  ): void {
     const line = this.line;
     let m: RegExpExecArray | null;
     const key = /^[a-z0-9]+/.exec(rcmd)?.[0] ?? '';
@@ -544,7 +616,10 @@ class ConfigReader {
       } else if (w && ['connect', 'negotiate', 'ping', 'off', 'on', 'external', 'external-perl'].includes(w[1]!)) {
         v.checktype = w[1] as CheckType;
       } else {
-        this.err(line, 'checktype must be "connect", "negotiate", "on", "off", "ping", "external", "external-perl" or a positive number');
+        this.err(
+          line,
+          'checktype must be "connect", "negotiate", "on", "off", "ping", "external", "external-perl" or a positive number',
+        );
       }
     } else if ((m = RE.checkcommandQ.exec(rcmd) ?? RE.checkcommand.exec(rcmd))) {
       v.checkcommand = this.nonEmpty(m[1]!, 'invalid check command');
@@ -612,7 +687,10 @@ class ConfigReader {
     } else if ((m = RE.service.exec(rcmd))) {
       const w = RE.word.exec(m[1]!);
       if (!w || !(SERVICES as readonly string[]).includes(w[1]!)) {
-        this.err(line, 'service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, ldaps, mysql, nntp, none, oracle, pop, pops, radius, pgsql, simpletcp, sip, smtp or submission');
+        this.err(
+          line,
+          'service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, ldaps, mysql, nntp, none, oracle, pop, pops, radius, pgsql, simpletcp, sip, smtp or submission',
+        );
       }
       v.service = w![1] as Service;
       // Perl applies these defaults here, only when login/passwd are still empty.
@@ -752,7 +830,10 @@ class ConfigReader {
   private async resolveFallback(line: number, protocol: string, fb: RawFallback, af: 4 | 6): Promise<void> {
     const addr = await this.host(fb.server, af);
     if (addr === null) {
-      this.err(line, `invalid ${af === 4 ? 'IPv4' : 'IPv6'} address or could not resolve for fallback server: ${fb.server}`);
+      this.err(
+        line,
+        `invalid ${af === 4 ? 'IPv4' : 'IPv6'} address or could not resolve for fallback server: ${fb.server}`,
+      );
     }
     fb.server = addr!;
     if (!truthy(fb.port)) return;
@@ -807,7 +888,17 @@ class ConfigReader {
   private realServer(line: number, address: string, port: number, flags: string): RealServer {
     const fm = RE.realForward.exec(flags);
     if (!fm || !['gate', 'masq', 'ipip'].includes(fm[1]!)) this.err(line, 'forward method must be gate, masq or ipip');
-    const r: RealServer = { line, address, port, forward: fm![1] as Forward, weight: 1, request: null, receive: null, lower: 0, upper: 0 };
+    const r: RealServer = {
+      line,
+      address,
+      port,
+      forward: fm![1] as Forward,
+      weight: 1,
+      request: null,
+      receive: null,
+      lower: 0,
+      upper: 0,
+    };
     let rest = fm![2]!;
     let m: RegExpExecArray | null;
     if ((m = RE.realWeight.exec(rest))) {
@@ -838,7 +929,14 @@ class ConfigReader {
     const G = this.G;
     const firstSet = (...vals: number[]) => vals.find((x) => x >= 0)!;
     const fb = (raw: GlobalState['rawFallback']) =>
-      raw ? { address: raw.tcp.server, port: truthy(raw.tcp.port) ? Number(raw.tcp.port) : null, forward: raw.tcp.forward, line: raw.tcp.line } : null;
+      raw
+        ? {
+            address: raw.tcp.server,
+            port: truthy(raw.tcp.port) ? Number(raw.tcp.port) : null,
+            forward: raw.tcp.forward,
+            line: raw.tcp.line,
+          }
+        : null;
     return {
       checkinterval: G.checkinterval,
       checktimeout: firstSet(G.checktimeout, G.negotiatetimeout, 5),
@@ -868,7 +966,9 @@ class ConfigReader {
 
   private finishVirtual(raw: RawVirtual, global: GlobalConfig): VirtualService {
     const G = this.G;
-    const r = (raw as RawVirtual & { resolved: { address: string | null; port: number; id: string; reals: RealServer[] } }).resolved;
+    const r = (
+      raw as RawVirtual & { resolved: { address: string | null; port: number; id: string; reals: RealServer[] } }
+    ).resolved;
     const firstSet = (...vals: number[]) => vals.find((x) => x >= 0)!;
     return {
       line: raw.line,
@@ -925,14 +1025,24 @@ class ConfigReader {
   /** Perl fallback_find: the virtual's own, else the global one for its family and protocol. */
   private effectiveFallback(raw: RawVirtual, virtualPort: number): FallbackServer | null {
     if (raw.fallback) {
-      return { line: raw.fallbackLine, address: raw.fallback.server, port: truthy(raw.fallback.port) ? Number(raw.fallback.port) : 0, forward: raw.fallback.forward };
+      return {
+        line: raw.fallbackLine,
+        address: raw.fallback.server,
+        port: truthy(raw.fallback.port) ? Number(raw.fallback.port) : 0,
+        forward: raw.fallback.forward,
+      };
     }
     const g = raw.af === 6 ? this.G.rawFallback6 : this.G.rawFallback;
     if (!g) return null;
     // W-4 fixed: Perl looked up $FALLBACK->{fwm}, which does not exist, and ran `-r :0`.
     // A fwmark virtual takes the global fallback as parsed for tcp.
     const fb = raw.protocol === 'udp' ? g.udp : g.tcp;
-    return { line: fb.line, address: fb.server, port: truthy(fb.port) ? Number(fb.port) : virtualPort, forward: fb.forward };
+    return {
+      line: fb.line,
+      address: fb.server,
+      port: truthy(fb.port) ? Number(fb.port) : virtualPort,
+      forward: fb.forward,
+    };
   }
 }
 

@@ -18,12 +18,20 @@ import { ConfigError, type VirtualService } from './model';
 const USES_RECEIVE = new Set(['http', 'https', 'http_proxy', 'ldap', 'ldaps', 'dns', 'ftp', 'simpletcp']);
 const SQL = new Set(['mysql', 'pgsql', 'oracle']);
 
-export function validateForChecks(file: string, virtuals: VirtualService[], lines: Map<VirtualService, Record<string, number>>): void {
+export function validateForChecks(
+  file: string,
+  virtuals: VirtualService[],
+  lines: Map<VirtualService, Record<string, number>>,
+): void {
   for (const v of virtuals) {
     // schedflags go to ipvsadm as one argument: only the flag-list shape ipvsadm knows
     // (the original took any \S+, so `-C` or `x;y` would have reached the command line).
     if (v.schedflags !== null && !/^[a-z0-9][a-z0-9-]*(,[a-z0-9][a-z0-9-]*)*$/.test(v.schedflags)) {
-      throw new ConfigError(file, lines.get(v)?.schedflags ?? v.line, `invalid sched-flags "${v.schedflags}": a comma-separated list of flag names (e.g. sh-fallback,sh-port)`);
+      throw new ConfigError(
+        file,
+        lines.get(v)?.schedflags ?? v.line,
+        `invalid sched-flags "${v.schedflags}": a comma-separated list of flag names (e.g. sh-fallback,sh-port)`,
+      );
     }
     const negotiates = v.checktype === 'negotiate' || v.checktype === 'combined';
     if (!negotiates) continue;
@@ -34,15 +42,29 @@ export function validateForChecks(file: string, virtuals: VirtualService[], line
     }
     if (v.service === 'oracle') {
       // No Oracle server can be run in this project's tests, so there is no tested check.
-      throw new ConfigError(file, at.service ?? v.line, 'service=oracle negotiate checks are not supported by this ldirectord: use checktype=connect, or checktype=external with a checkcommand that runs your query');
+      throw new ConfigError(
+        file,
+        at.service ?? v.line,
+        'service=oracle negotiate checks are not supported by this ldirectord: use checktype=connect, or checktype=external with a checkcommand that runs your query',
+      );
     }
     if (SQL.has(v.service)) {
-      if (!v.login) throw new ConfigError(file, at.service ?? v.line, `a ${v.service} check needs login="..." (the original logged "Must specify a login and request string" and kept every real down)`);
+      if (!v.login)
+        throw new ConfigError(
+          file,
+          at.service ?? v.line,
+          `a ${v.service} check needs login="..." (the original logged "Must specify a login and request string" and kept every real down)`,
+        );
       if (!v.request.replace(/^\//, '')) {
-        throw new ConfigError(file, at.service ?? v.line, `a ${v.service} check needs request="<query>" (the original logged "Must specify a login and request string" and kept every real down)`);
+        throw new ConfigError(
+          file,
+          at.service ?? v.line,
+          `a ${v.service} check needs request="<query>" (the original logged "Must specify a login and request string" and kept every real down)`,
+        );
       }
       for (const r of v.reals) {
-        if (r.request !== null && !r.request.replace(/^\//, '')) throw new ConfigError(file, r.line, `a ${v.service} check needs a non-empty per-real request`);
+        if (r.request !== null && !r.request.replace(/^\//, ''))
+          throw new ConfigError(file, r.line, `a ${v.service} check needs a non-empty per-real request`);
       }
     }
   }

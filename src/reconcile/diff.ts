@@ -35,7 +35,8 @@ export function diff(desired: Desired, actual: Table, retire: readonly Retired[]
   }
   const retired: Op[] = [];
   for (const r of retire) {
-    if (actual.has(r.svc.key) && !desired.has(r.svc.key)) retired.push({ kind: 'deleteService', svc: r.svc, label: r.label, why: r.why });
+    if (actual.has(r.svc.key) && !desired.has(r.svc.key))
+      retired.push({ kind: 'deleteService', svc: r.svc, label: r.label, why: r.why });
   }
   // Deletions before additions, so a destination whose kernel key changes (a forward
   // method change moves a gate real from rip:vport to rip:rport) never collides.

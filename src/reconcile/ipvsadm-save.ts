@@ -14,7 +14,14 @@
  */
 import { serviceKey, type Dest, type Proto, type Service, type Table } from './table';
 
-const PROTO: Record<string, Proto> = { '-t': 'tcp', '-u': 'udp', '-f': 'fwm', '--tcp-service': 'tcp', '--udp-service': 'udp', '--fwmark-service': 'fwm' };
+const PROTO: Record<string, Proto> = {
+  '-t': 'tcp',
+  '-u': 'udp',
+  '-f': 'fwm',
+  '--tcp-service': 'tcp',
+  '--udp-service': 'udp',
+  '--fwmark-service': 'fwm',
+};
 
 export interface SaveParse {
   table: Table;
@@ -52,7 +59,10 @@ export function parseSave(text: string): SaveParse {
     const key = serviceKey(proto, addr, ipv6);
     if (cmd === '-A') {
       table.set(key, {
-        key, proto, addr, ipv6,
+        key,
+        proto,
+        addr,
+        ipv6,
         scheduler: str(opts.get('-s')) ?? 'wlc',
         persistent: opts.has('-p') ? Number(opts.get('-p')) : null,
         netmask: str(opts.get('-M')) ?? null,
@@ -121,7 +131,17 @@ export function formatSave(table: Table): string {
     if (s.ops) attrs.push('-o');
     lines.push(['-A', ...svc, ...attrs].join(' '));
     for (const d of s.dests.values()) {
-      lines.push(['-a', ...svc, '-r', d.key, d.forward === 'masq' ? '-m' : d.forward === 'ipip' ? '-i' : '-g', '-w', String(d.weight)].join(' '));
+      lines.push(
+        [
+          '-a',
+          ...svc,
+          '-r',
+          d.key,
+          d.forward === 'masq' ? '-m' : d.forward === 'ipip' ? '-i' : '-g',
+          '-w',
+          String(d.weight),
+        ].join(' '),
+      );
     }
   }
   return lines.join('\n') + (lines.length ? '\n' : '');
@@ -142,22 +162,39 @@ export function parseList(text: string): SaveParse {
   const FWD: Record<string, Dest['forward']> = { Route: 'gate', Local: 'gate', Masq: 'masq', Tunnel: 'ipip' };
   for (const line of text.split('\n')) {
     if (!line.trim() || /^(IP Virtual Server|Prot LocalAddress|\s+-> RemoteAddress)/.test(line)) continue;
-    const svc = /^(TCP|UDP|FWM)\s+(\S+)(\s+IPv6)?\s+(\w+)(?:\s+\(([^)]*)\))?(?:\s+persistent\s+(\d+))?(?:\s+mask\s+(\S+))?(\s+ops)?\s*$/.exec(line);
+    const svc =
+      /^(TCP|UDP|FWM)\s+(\S+)(\s+IPv6)?\s+(\w+)(?:\s+\(([^)]*)\))?(?:\s+persistent\s+(\d+))?(?:\s+mask\s+(\S+))?(\s+ops)?\s*$/.exec(
+        line,
+      );
     if (svc) {
       const proto = svc[1]!.toLowerCase() as Proto;
       const addr = svc[2]!;
       const ipv6 = proto === 'fwm' ? Boolean(svc[3]) : addr.startsWith('[');
       const key = serviceKey(proto, addr, ipv6);
       current = {
-        key, proto, addr, ipv6, scheduler: svc[4]!, schedflags: svc[5] ?? null,
-        persistent: svc[6] !== undefined ? Number(svc[6]) : null, netmask: svc[7] ?? null, ops: Boolean(svc[8]), dests: new Map(),
+        key,
+        proto,
+        addr,
+        ipv6,
+        scheduler: svc[4]!,
+        schedflags: svc[5] ?? null,
+        persistent: svc[6] !== undefined ? Number(svc[6]) : null,
+        netmask: svc[7] ?? null,
+        ops: Boolean(svc[8]),
+        dests: new Map(),
       };
       table.set(key, current);
       continue;
     }
     const dest = /^\s+->\s+(\S+)\s+(Route|Local|Masq|Tunnel)\s+(\d+)\s/.exec(line);
     if (dest && current) {
-      current.dests.set(dest[1]!, { key: dest[1]!, forward: FWD[dest[2]!]!, weight: Number(dest[3]), upper: null, lower: null });
+      current.dests.set(dest[1]!, {
+        key: dest[1]!,
+        forward: FWD[dest[2]!]!,
+        weight: Number(dest[3]),
+        upper: null,
+        lower: null,
+      });
       continue;
     }
     unknown.push(line);

@@ -103,7 +103,10 @@ export class Ipvsadm implements IpvsAdapter {
     return new Promise((resolve) => {
       let child;
       try {
-        child = spawn(this.name, args, { env: { ...ENV, PATH: process.env.PATH ? `${process.env.PATH}:${ENV.PATH}` : ENV.PATH }, stdio: ['pipe', 'pipe', 'pipe'] });
+        child = spawn(this.name, args, {
+          env: { ...ENV, PATH: process.env.PATH ? `${process.env.PATH}:${ENV.PATH}` : ENV.PATH },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
       } catch (e) {
         resolve({ code: null, stdout: '', stderr: '', error: (e as Error).message });
         return;
@@ -134,7 +137,12 @@ export class Ipvsadm implements IpvsAdapter {
       });
       child.once('close', (code) => {
         clearTimeout(timer);
-        resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8').trim(), error: failed });
+        resolve({
+          code,
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8').trim(),
+          error: failed,
+        });
       });
       child.stdin.end(input ?? '');
     });
@@ -157,7 +165,8 @@ export class Ipvsadm implements IpvsAdapter {
     if (table === null) {
       // Some ipvsadm stand-ins only list; the real one always has -S.
       const r = await this.runIpvsadm(['-L', '-n']);
-      if (r.error !== null || r.code !== 0) throw first ?? new IpvsError(failure(this.name, ['-L', '-n'], r), ['-L', '-n'], r.stderr);
+      if (r.error !== null || r.code !== 0)
+        throw first ?? new IpvsError(failure(this.name, ['-L', '-n'], r), ['-L', '-n'], r.stderr);
       table = this.checked(parseList(r.stdout), ['-L', '-n'], r.stderr);
       if (first) this.noSave = true;
     }
@@ -171,7 +180,11 @@ export class Ipvsadm implements IpvsAdapter {
 
   private checked(p: { table: Table; unknown: string[] }, argv: string[], stderr: string): Table {
     if (p.unknown.length) {
-      throw new IpvsError(`unexpected output from ${this.name} ${argv.join(' ')}: ${JSON.stringify(p.unknown[0]!.slice(0, 200))}`, argv, stderr);
+      throw new IpvsError(
+        `unexpected output from ${this.name} ${argv.join(' ')}: ${JSON.stringify(p.unknown[0]!.slice(0, 200))}`,
+        argv,
+        stderr,
+      );
     }
     return p.table;
   }
@@ -181,7 +194,13 @@ export class Ipvsadm implements IpvsAdapter {
     if (bad !== undefined) {
       // Never reached through the parser's validation; kept so no value can ever smuggle an
       // option or, through -R's line format, a whole extra command into ipvsadm.
-      return { ok: false, argv: commands.map((c) => `${this.name} ${c.join(' ')}`), stderr: `refused unsafe argument ${JSON.stringify(bad)}`, exit: null, error: 'refused' };
+      return {
+        ok: false,
+        argv: commands.map((c) => `${this.name} ${c.join(' ')}`),
+        stderr: `refused unsafe argument ${JSON.stringify(bad)}`,
+        exit: null,
+        error: 'refused',
+      };
     }
     if (commands.length === 1 || this.noRestore) {
       const results: RunResult[] = [];
@@ -205,14 +224,23 @@ function failure(name: string, argv: string[], r: Exec): string {
 }
 
 function toResult(name: string, argv: string[], r: Exec): RunResult {
-  return { ok: r.error === null && r.code === 0 && !r.stderr, argv: [`${name} ${argv.join(' ')}`], stderr: r.stderr, exit: r.code, error: r.error };
+  return {
+    ok: r.error === null && r.code === 0 && !r.stderr,
+    argv: [`${name} ${argv.join(' ')}`],
+    stderr: r.stderr,
+    exit: r.code,
+    error: r.error,
+  };
 }
 
 function merge(rs: RunResult[]): RunResult {
   return {
     ok: rs.every((r) => r.ok),
     argv: rs.flatMap((r) => r.argv),
-    stderr: rs.map((r) => r.stderr).filter(Boolean).join('\n'),
+    stderr: rs
+      .map((r) => r.stderr)
+      .filter(Boolean)
+      .join('\n'),
     exit: rs.find((r) => !r.ok)?.exit ?? 0,
     error: rs.find((r) => r.error)?.error ?? null,
   };
@@ -260,6 +288,12 @@ export class DryRunIpvs implements IpvsAdapter {
       const e = simulateCommand(this.table!, c);
       if (e) errors.push(e);
     }
-    return { ok: errors.length === 0, argv: commands.map((c) => `ipvsadm ${c.join(' ')}`), stderr: errors.join('\n'), exit: 0, error: null };
+    return {
+      ok: errors.length === 0,
+      argv: commands.map((c) => `ipvsadm ${c.join(' ')}`),
+      stderr: errors.join('\n'),
+      exit: 0,
+      error: null,
+    };
   }
 }

@@ -52,18 +52,22 @@ export function opMessage(op: Op, context: 'run' | 'start' | 'stop' = 'run'): st
       return `Purged virtual server (${op.why}): ${op.label}`;
     case 'addDest': {
       const d = op.dest;
-      if (d.role === 'fallback') return `Added fallback server: ${d.label} (${op.svc.label}) (Weight set to ${d.weight})`;
-      if (d.weight === 0) return `Readd Quiescent real server: ${mapped(d.key, d.label)}(${op.svc.label}) (Weight set to 0)`;
+      if (d.role === 'fallback')
+        return `Added fallback server: ${d.label} (${op.svc.label}) (Weight set to ${d.weight})`;
+      if (d.weight === 0)
+        return `Readd Quiescent real server: ${mapped(d.key, d.label)}(${op.svc.label}) (Weight set to 0)`;
       return `Added real server: ${d.label} (${op.svc.label}) (Weight set to ${d.weight})`;
     }
     case 'editDest': {
       const d = op.dest;
       const role = d.role === 'fallback' ? 'fallback' : 'real';
-      if (d.weight === 0) return `Quiescent ${role} server: ${mapped(d.key, d.label)}(${op.svc.label}) (Weight set to 0)`;
+      if (d.weight === 0)
+        return `Quiescent ${role} server: ${mapped(d.key, d.label)}(${op.svc.label}) (Weight set to 0)`;
       return `Restored ${role} server: ${d.label} (${op.svc.label}) (Weight set to ${d.weight})`;
     }
     case 'deleteDest':
-      if (op.role === 'stale' || context !== 'run') return `Purged real server (${context === 'stop' ? 'stop' : 'start'}): ${op.before.key} (${op.svc.label})`;
+      if (op.role === 'stale' || context !== 'run')
+        return `Purged real server (${context === 'stop' ? 'stop' : 'start'}): ${op.before.key} (${op.svc.label})`;
       return `Deleted ${op.role} server: ${mapped(op.before.key, op.label)}(${op.svc.label})`;
   }
 }

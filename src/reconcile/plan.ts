@@ -64,7 +64,12 @@ export function serviceIdOf(v: VirtualService): ServiceId {
 }
 
 /** Where the kernel keeps a real: gate/ipip reals of an address service take its port. */
-export function kernelDestKey(v: VirtualService, address: string, port: number, forward: RealServer['forward']): string {
+export function kernelDestKey(
+  v: VirtualService,
+  address: string,
+  port: number,
+  forward: RealServer['forward'],
+): string {
   const mapped = v.protocol !== 'fwm' && forward !== 'masq' ? v.port : port;
   return destKey(address, mapped);
 }
@@ -92,14 +97,22 @@ export function planVirtual(v: VirtualService, health: HealthView, opts: PlanOpt
     const base = { key, forward: r.forward, upper: r.upper, lower: r.lower, role: 'real' as const, label };
     if (state === 'up') dests.set(key, { ...base, weight: r.weight, mode: 'exact' });
     else if (state === 'pending') dests.set(key, { ...base, weight: 0, mode: 'keep' });
-    else if (v.quiescent) dests.set(key, { ...base, weight: 0, mode: opts.readdquiescent || !placed ? 'exact' : 'zeroIfPresent' });
+    else if (v.quiescent)
+      dests.set(key, { ...base, weight: 0, mode: opts.readdquiescent || !placed ? 'exact' : 'zeroIfPresent' });
   });
   if (v.fallback) {
     const fb = v.fallback;
     const key = kernelDestKey(v, fb.address, fb.port, fb.forward);
     if (!known.has(key)) {
       known.set(key, { role: 'fallback', label: destKey(fb.address, fb.port) });
-      const base = { key, forward: fb.forward, upper: 0, lower: 0, role: 'fallback' as const, label: destKey(fb.address, fb.port) };
+      const base = {
+        key,
+        forward: fb.forward,
+        upper: 0,
+        lower: 0,
+        role: 'fallback' as const,
+        label: destKey(fb.address, fb.port),
+      };
       if (!anyUp && anyPending) dests.set(key, { ...base, weight: 1, mode: 'keep' });
       else if (!anyUp) dests.set(key, { ...base, weight: 1, mode: 'exact' });
     }

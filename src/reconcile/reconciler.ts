@@ -67,7 +67,11 @@ export class Reconciler {
    * on count as converged); opts.unchanged: the plan is the one the last complete
    * reconcile converged on.
    */
-  async reconcile(desired: Desired, retire: readonly Retired[], opts: { fresh?: boolean; context?: 'run' | 'start' | 'stop'; unchanged?: boolean; complete?: boolean } = {}): Promise<ReconcileReport> {
+  async reconcile(
+    desired: Desired,
+    retire: readonly Retired[],
+    opts: { fresh?: boolean; context?: 'run' | 'start' | 'stop'; unchanged?: boolean; complete?: boolean } = {},
+  ): Promise<ReconcileReport> {
     const t0 = Date.now();
     this.stats.reconciles++;
     const thresholds = needsThresholds(desired);
@@ -132,6 +136,7 @@ export class Reconciler {
 }
 
 function needsThresholds(desired: Desired): boolean {
-  for (const s of desired.values()) for (const d of s.dests.values()) if ((d.upper ?? 0) > 0 || (d.lower ?? 0) > 0) return true;
+  for (const s of desired.values())
+    for (const d of s.dests.values()) if ((d.upper ?? 0) > 0 || (d.lower ?? 0) > 0) return true;
   return false;
 }

@@ -64,7 +64,7 @@ export class FakeClock implements Clock {
   private push(x: { due: number; seq: number; fn: () => void }): void {
     const h = this.heap;
     h.push(x);
-    for (let i = h.length - 1; i > 0; ) {
+    for (let i = h.length - 1; i > 0;) {
       const p = (i - 1) >> 1;
       if (!this.less(h[i]!, h[p]!)) break;
       [h[i], h[p]] = [h[p]!, h[i]!];
@@ -78,7 +78,7 @@ export class FakeClock implements Clock {
     const last = h.pop();
     if (h.length && last) {
       h[0] = last;
-      for (let i = 0; ; ) {
+      for (let i = 0; ;) {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;

@@ -68,7 +68,8 @@ export class Health {
       const p = m.probe ? this.probes.get(m.probe) : undefined;
       let state: RealState;
       if (p?.last) state = p.last.up ? 'up' : 'down';
-      else if (old && old.state !== 'pending') state = old.state; // the check changed: keep what we knew until it reports
+      else if (old && old.state !== 'pending')
+        state = old.state; // the check changed: keep what we knew until it reports
       else state = initial(m, m.probe);
       next.set(key, { key, member: m, probe: m.probe, state, placed: false, since: now });
     }

@@ -100,7 +100,10 @@ export class Scheduler {
    * removed ones are cancelled: never run again, and a check of theirs still in flight
    * ends at its own deadline (sooner, as what it kept is released) and is ignored.
    */
-  setProbes(defs: Map<string, ProbeDef>, known: (key: string) => boolean): { added: number; removed: number; kept: number } {
+  setProbes(
+    defs: Map<string, ProbeDef>,
+    known: (key: string) => boolean,
+  ): { added: number; removed: number; kept: number } {
     let added = 0;
     let removed = 0;
     let kept = 0;
@@ -124,7 +127,17 @@ export class Scheduler {
         continue;
       }
       const immediate = !known(key);
-      const s: Slot = { def, at: -1, seq: 0, running: false, queued: false, startedAt: null, due: now, numConnects: NEGOTIATE_NEXT, immediate };
+      const s: Slot = {
+        def,
+        at: -1,
+        seq: 0,
+        running: false,
+        queued: false,
+        startedAt: null,
+        due: now,
+        numConnects: NEGOTIATE_NEXT,
+        immediate,
+      };
       this.slots.set(key, s);
       this.arm(s, immediate ? now : now + this.rand() * def.intervalMs);
       added++;
@@ -207,11 +220,14 @@ export class Scheduler {
       this.deps.clock.clearTimeout(this.timer);
     }
     this.timerDue = due;
-    this.timer = this.deps.clock.setTimeout(() => {
-      this.timer = null;
-      this.timerDue = Infinity;
-      this.fire();
-    }, Math.max(0, due - this.deps.clock.now()));
+    this.timer = this.deps.clock.setTimeout(
+      () => {
+        this.timer = null;
+        this.timerDue = Infinity;
+        this.fire();
+      },
+      Math.max(0, due - this.deps.clock.now()),
+    );
   }
 
   /**
@@ -304,7 +320,9 @@ export class Scheduler {
       case 'probe':
         return { spec: w.spec, negotiate: true };
       case 'combined':
-        return s.numConnects >= w.every ? { spec: w.negotiate, negotiate: true } : { spec: w.connect, negotiate: false };
+        return s.numConnects >= w.every
+          ? { spec: w.negotiate, negotiate: true }
+          : { spec: w.connect, negotiate: false };
       case 'on':
         return { spec: null, negotiate: false };
     }

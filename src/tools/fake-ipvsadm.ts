@@ -29,17 +29,20 @@ function load(dir: string): Table {
   if (!existsSync(f)) return new Map();
   const st = JSON.parse(readFileSync(f, 'utf8')) as State & { thresholds?: Record<string, [number, number]> };
   const t = parseSave(st.save).table;
-  for (const s of t.values()) for (const d of s.dests.values()) {
-    const th = st.thresholds?.[`${s.key} ${d.key}`];
-    d.upper = th ? th[0] : 0;
-    d.lower = th ? th[1] : 0;
-  }
+  for (const s of t.values())
+    for (const d of s.dests.values()) {
+      const th = st.thresholds?.[`${s.key} ${d.key}`];
+      d.upper = th ? th[0] : 0;
+      d.lower = th ? th[1] : 0;
+    }
   return t;
 }
 
 function store(dir: string, t: Table): void {
   const thresholds: Record<string, [number, number]> = {};
-  for (const s of t.values()) for (const d of s.dests.values()) if (d.upper || d.lower) thresholds[`${s.key} ${d.key}`] = [d.upper ?? 0, d.lower ?? 0];
+  for (const s of t.values())
+    for (const d of s.dests.values())
+      if (d.upper || d.lower) thresholds[`${s.key} ${d.key}`] = [d.upper ?? 0, d.lower ?? 0];
   const f = join(dir, 'state.json');
   writeFileSync(f + '.tmp', JSON.stringify({ save: formatSave(t), thresholds }));
   renameSync(f + '.tmp', f);
@@ -61,14 +64,24 @@ function serviceLine(s: Service): string {
 
 export function formatList(t: Table, thresholds: boolean): string {
   const out = ['IP Virtual Server version 1.2.1 (size=4096)'];
-  if (thresholds) out.push('Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn ', '  -> RemoteAddress:Port');
-  else out.push('Prot LocalAddress:Port Scheduler Flags', '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn');
+  if (thresholds)
+    out.push(
+      'Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn ',
+      '  -> RemoteAddress:Port',
+    );
+  else
+    out.push(
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+    );
   for (const s of t.values()) {
     out.push(serviceLine(s));
     for (const d of s.dests.values()) {
-      out.push(thresholds
-        ? `  -> ${pad(d.key, 28)} ${pad(d.upper ?? 0, 10)} ${pad(d.lower ?? 0, 10)} ${pad(0, 10)} ${pad(0, 10)}`
-        : `  -> ${pad(d.key, 28)} ${pad(FWD[d.forward], 7)} ${pad(d.weight, 6)} ${pad(0, 10)} ${pad(0, 10)}`);
+      out.push(
+        thresholds
+          ? `  -> ${pad(d.key, 28)} ${pad(d.upper ?? 0, 10)} ${pad(d.lower ?? 0, 10)} ${pad(0, 10)} ${pad(0, 10)}`
+          : `  -> ${pad(d.key, 28)} ${pad(FWD[d.forward], 7)} ${pad(d.weight, 6)} ${pad(0, 10)} ${pad(0, 10)}`,
+      );
     }
   }
   return out.join('\n') + '\n';
@@ -103,7 +116,9 @@ function main(argv: string[]): number {
     return 0;
   }
   if (args[0] === '-R' || args[0] === '--restore') {
-    const lines = readFileSync(0, 'utf8').split('\n').filter((l) => l.trim());
+    const lines = readFileSync(0, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim());
     let rc = 0;
     for (const l of lines) {
       logLine(`-R: ${l}`);

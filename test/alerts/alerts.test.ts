@@ -35,7 +35,12 @@ interface Rig {
   feed(status?: DaemonStatus): void;
 }
 
-async function rig(text: string, servers: Record<string, 'up' | 'down'>, opts: EmailAlertOptions & { table?: string[] }, status: DaemonStatus = 'running'): Promise<Rig> {
+async function rig(
+  text: string,
+  servers: Record<string, 'up' | 'down'>,
+  opts: EmailAlertOptions & { table?: string[] },
+  status: DaemonStatus = 'running',
+): Promise<Rig> {
   const h = await harness(text, { servers, table: opts.table });
   const host = testHost(h.cfg, status);
   const alerts = new EmailAlerts({ hostname: 'lvs1', user: 'ldadmin', clock: h.clock, ...opts });
@@ -65,7 +70,11 @@ describe('e-mail alerts', function () {
   });
 
   it("sends the original's subject and body over SMTP, and every address of the list gets it (W-7)", async () => {
-    const r = await rig(farm('', '\tservicename=web farm\n\tcomment=front end pool'), { '127.0.0.2': 'up', '127.0.0.3': 'up' }, { smtpPort: sink.port });
+    const r = await rig(
+      farm('', '\tservicename=web farm\n\tcomment=front end pool'),
+      { '127.0.0.2': 'up', '127.0.0.3': 'up' },
+      { smtpPort: sink.port },
+    );
     await r.h.engine.start(r.h.cfg);
     await r.h.tick(0);
     r.feed('starting');
@@ -90,13 +99,20 @@ describe('e-mail alerts', function () {
         '\r\n',
     );
     // The log line carries the subject without the [servicename].
-    assert.ok(r.host.logs.includes('emailalert: Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)'), r.host.logs.join('\n'));
+    assert.ok(
+      r.host.logs.includes('emailalert: Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)'),
+      r.host.logs.join('\n'),
+    );
     assert.ok(r.host.logs.includes('emailalert: Added real server: 127.0.0.3:8080 (10.0.0.1:80) (Weight set to 5)'));
     assert.equal(r.alerts.stats.sent, 2);
   });
 
   it('without servicename the subject is the bare message and the body has no extra part; emailalertfrom sets From only', async () => {
-    const r = await rig(farm('emailalertfrom=LVS alerts <lvs@example.org>'), { '127.0.0.2': 'up', '127.0.0.3': 'down' }, { smtpPort: sink.port });
+    const r = await rig(
+      farm('emailalertfrom=LVS alerts <lvs@example.org>'),
+      { '127.0.0.2': 'up', '127.0.0.3': 'down' },
+      { smtpPort: sink.port },
+    );
     await r.h.engine.start(r.h.cfg);
     await r.h.tick(0);
     r.feed('running');
@@ -110,14 +126,22 @@ describe('e-mail alerts', function () {
   });
 
   it('emailalertstatus=none sends nothing; emailalertstatus=running skips starting, stopping and reloading', async () => {
-    const none = await rig(farm('emailalertstatus=none'), { '127.0.0.2': 'up', '127.0.0.3': 'up' }, { smtpPort: sink.port });
+    const none = await rig(
+      farm('emailalertstatus=none'),
+      { '127.0.0.2': 'up', '127.0.0.3': 'up' },
+      { smtpPort: sink.port },
+    );
     await none.h.engine.start(none.h.cfg);
     await none.h.tick(0);
     none.feed('running');
     await none.alerts.idle();
     assert.ok(!none.host.logs.some((l) => l.startsWith('emailalert:')));
 
-    const running = await rig(farm('emailalertstatus=running'), { '127.0.0.2': 'up', '127.0.0.3': 'up' }, { smtpPort: sink.port });
+    const running = await rig(
+      farm('emailalertstatus=running'),
+      { '127.0.0.2': 'up', '127.0.0.3': 'up' },
+      { smtpPort: sink.port },
+    );
     await running.h.engine.start(running.h.cfg);
     await running.h.tick(0);
     running.feed('starting'); // the start-up alerts
@@ -154,7 +178,10 @@ describe('e-mail alerts', function () {
     await r.h.tick(1);
     await sink.waitFor(4);
     assert.equal(subjectOf(sink.mails[3]!), 'Inaccessible real server: 127.0.0.3:8080 (10.0.0.1:80)');
-    assert.match(sink.mails[3]!.raw, /\r\nLog-Message: Inaccessible real server: 127\.0\.0\.3:8080 \(10\.0\.0\.1:80\)\r\nDaemon-Status: running\r\n/);
+    assert.match(
+      sink.mails[3]!.raw,
+      /\r\nLog-Message: Inaccessible real server: 127\.0\.0\.3:8080 \(10\.0\.0\.1:80\)\r\nDaemon-Status: running\r\n/,
+    );
     await r.h.tick(3000);
     r.feed();
     await sink.waitFor(5);
@@ -172,7 +199,11 @@ describe('e-mail alerts', function () {
   });
 
   it('quiescent: Quiescent and Readd Quiescent alerts (mailed as "Quiescent …", as Perl) start reminders; the fallback alerts do not', async () => {
-    const r = await rig(farm('quiescent=yes\nemailalertfreq=5\nfallback=127.0.0.1:80'), { '127.0.0.2': 'up', '127.0.0.3': 'down' }, { smtpPort: sink.port });
+    const r = await rig(
+      farm('quiescent=yes\nemailalertfreq=5\nfallback=127.0.0.1:80'),
+      { '127.0.0.2': 'up', '127.0.0.3': 'down' },
+      { smtpPort: sink.port },
+    );
     await r.h.engine.start(r.h.cfg);
     await r.h.tick(0);
     r.feed('starting');
@@ -181,7 +212,10 @@ describe('e-mail alerts', function () {
       'Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)',
       'Quiescent real server: 127.0.0.3:8080 (10.0.0.1:80) (Weight set to 0)',
     ]);
-    assert.ok(r.h.logs.includes('Readd Quiescent real server: 127.0.0.3:8080 (10.0.0.1:80) (Weight set to 0)'), 'the log line keeps Readd');
+    assert.ok(
+      r.h.logs.includes('Readd Quiescent real server: 127.0.0.3:8080 (10.0.0.1:80) (Weight set to 0)'),
+      'the log line keeps Readd',
+    );
     r.h.servers.set('127.0.0.2', 'down');
     await r.h.tick(2100);
     r.feed('running');
@@ -190,7 +224,10 @@ describe('e-mail alerts', function () {
       'Added fallback server: 127.0.0.1:80 (10.0.0.1:80) (Weight set to 1)',
       'Quiescent real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 0)',
     ]);
-    assert.deepEqual(r.alerts.pendingReminders.sort(), ['127.0.0.2:8080 (10.0.0.1:80)', '127.0.0.3:8080 (10.0.0.1:80)']);
+    assert.deepEqual(r.alerts.pendingReminders.sort(), [
+      '127.0.0.2:8080 (10.0.0.1:80)',
+      '127.0.0.3:8080 (10.0.0.1:80)',
+    ]);
     r.h.servers.set('127.0.0.2', 'up');
     await r.h.tick(2000);
     r.feed();
@@ -203,7 +240,11 @@ describe('e-mail alerts', function () {
   });
 
   it('Purged real server alerts: stale reals at start, and every up real at stop in stopping status', async () => {
-    const r = await rig(farm(), { '127.0.0.2': 'up', '127.0.0.3': 'up' }, { smtpPort: sink.port, table: ['-A -t 10.0.0.1:80 -s wrr', '-a -t 10.0.0.1:80 -r 1.1.1.1:80 -m -w 1'] });
+    const r = await rig(
+      farm(),
+      { '127.0.0.2': 'up', '127.0.0.3': 'up' },
+      { smtpPort: sink.port, table: ['-A -t 10.0.0.1:80 -s wrr', '-a -t 10.0.0.1:80 -r 1.1.1.1:80 -m -w 1'] },
+    );
     await r.h.engine.start(r.h.cfg);
     await r.h.tick(0);
     r.feed('starting');
@@ -214,7 +255,10 @@ describe('e-mail alerts', function () {
     await r.alerts.stop();
     await sink.waitFor(5);
     const stop = sink.mails.slice(3);
-    assert.deepEqual(stop.map(subjectOf), ['Purged real server (stop): 127.0.0.2:8080 (10.0.0.1:80)', 'Purged real server (stop): 127.0.0.3:8080 (10.0.0.1:80)']);
+    assert.deepEqual(stop.map(subjectOf), [
+      'Purged real server (stop): 127.0.0.2:8080 (10.0.0.1:80)',
+      'Purged real server (stop): 127.0.0.3:8080 (10.0.0.1:80)',
+    ]);
     for (const m of stop) assert.match(m.raw, /\r\nDaemon-Status: stopping\r\n/);
   });
 
@@ -231,7 +275,10 @@ describe('e-mail alerts', function () {
 
   it('never puts passwd or login in a mail', async () => {
     const r = await rig(
-      farm('', '\tlogin="monuser"\n\tpasswd="Sekr3tPw"\n\tservicename=web (monuser)\n\tcomment=checked as monuser with Sekr3tPw'),
+      farm(
+        '',
+        '\tlogin="monuser"\n\tpasswd="Sekr3tPw"\n\tservicename=web (monuser)\n\tcomment=checked as monuser with Sekr3tPw',
+      ),
       { '127.0.0.2': 'up', '127.0.0.3': 'down' },
       { smtpPort: sink.port },
     );
@@ -245,7 +292,11 @@ describe('e-mail alerts', function () {
   });
 
   it('a refused address does not stop the others; a dead relay is logged for each mail, never fatal', async () => {
-    const r = await rig(farm('', '\temailalert="nobody@example.org, ops@example.org"'), { '127.0.0.2': 'up', '127.0.0.3': 'down' }, { smtpPort: sink.port });
+    const r = await rig(
+      farm('', '\temailalert="nobody@example.org, ops@example.org"'),
+      { '127.0.0.2': 'up', '127.0.0.3': 'down' },
+      { smtpPort: sink.port },
+    );
     await r.h.engine.start(r.h.cfg);
     await r.h.tick(0);
     r.feed();
@@ -253,7 +304,12 @@ describe('e-mail alerts', function () {
     assert.deepEqual(sink.rcptSeen, ['nobody@example.org', 'ops@example.org']);
     assert.deepEqual(m!.to, ['ops@example.org']);
     await r.alerts.idle();
-    assert.ok(r.host.logs.some((l) => /^ERROR failed to send SMTP email message to nobody@example\.org: refused by 127\.0\.0\.1:\d+$/.test(l)), r.host.logs.join('\n'));
+    assert.ok(
+      r.host.logs.some((l) =>
+        /^ERROR failed to send SMTP email message to nobody@example\.org: refused by 127\.0\.0\.1:\d+$/.test(l),
+      ),
+      r.host.logs.join('\n'),
+    );
 
     // Nothing listens on this port.
     const closed = await freePort();
@@ -262,7 +318,11 @@ describe('e-mail alerts', function () {
     await dead.h.tick(0);
     dead.feed();
     await dead.alerts.idle();
-    assert.equal(dead.host.logs.filter((l) => l.startsWith('ERROR failed to send SMTP email message: 127.0.0.1:')).length, 2, dead.host.logs.join('\n'));
+    assert.equal(
+      dead.host.logs.filter((l) => l.startsWith('ERROR failed to send SMTP email message: 127.0.0.1:')).length,
+      2,
+      dead.host.logs.join('\n'),
+    );
     assert.equal(dead.alerts.stats.failed, 2);
   });
 
@@ -271,7 +331,11 @@ describe('e-mail alerts', function () {
     const silent: Server = createServer((s) => sockets.push(s)); // accepts, never greets
     await new Promise<void>((res) => silent.listen(0, '127.0.0.1', () => res()));
     try {
-      const r = await rig(farm(), { '127.0.0.2': 'up', '127.0.0.3': 'down' }, { smtpPort: (silent.address() as AddressInfo).port, timeoutMs: 300 });
+      const r = await rig(
+        farm(),
+        { '127.0.0.2': 'up', '127.0.0.3': 'down' },
+        { smtpPort: (silent.address() as AddressInfo).port, timeoutMs: 300 },
+      );
       await r.h.engine.start(r.h.cfg);
       await r.h.tick(0);
       const t0 = Date.now();
@@ -279,7 +343,10 @@ describe('e-mail alerts', function () {
       assert.ok(Date.now() - t0 < 100, 'event() returns at once');
       await r.alerts.idle();
       assert.ok(Date.now() - t0 < 3000);
-      assert.ok(r.host.logs.some((l) => l.startsWith('ERROR failed to send SMTP email message: 127.0.0.1:')), r.host.logs.join('\n'));
+      assert.ok(
+        r.host.logs.some((l) => l.startsWith('ERROR failed to send SMTP email message: 127.0.0.1:')),
+        r.host.logs.join('\n'),
+      );
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise((res) => silent.close(res));
@@ -310,7 +377,10 @@ describe('e-mail alerts', function () {
     none.feed();
     await none.alerts.idle();
     assert.ok(none.host.logs.includes('emailalert: Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)'));
-    assert.ok(none.host.logs.some((l) => l.startsWith('ERROR failed to send email message: no mailer available')), none.host.logs.join('\n'));
+    assert.ok(
+      none.host.logs.some((l) => l.startsWith('ERROR failed to send email message: no mailer available')),
+      none.host.logs.join('\n'),
+    );
   });
 
   it('--dry-run logs what it would mail and sends nothing', async () => {
@@ -321,7 +391,12 @@ describe('e-mail alerts', function () {
     await r.alerts.idle();
     await new Promise((res) => setTimeout(res, 100));
     assert.equal(sink.mails.length, 0);
-    assert.ok(r.host.logs.includes(`dry-run: would mail "Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)" to ops@example.org, oncall@example.org via 127.0.0.1:${sink.port}`), r.host.logs.join('\n'));
+    assert.ok(
+      r.host.logs.includes(
+        `dry-run: would mail "Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)" to ops@example.org, oncall@example.org via 127.0.0.1:${sink.port}`,
+      ),
+      r.host.logs.join('\n'),
+    );
   });
 
   it('only the lines the original alerts for make an alert', async () => {
@@ -330,16 +405,37 @@ describe('e-mail alerts', function () {
     await r.h.tick(0);
     r.h.servers.set('127.0.0.3', 'down');
     await r.h.tick(2100); // a soft failure
-    const alerted = r.h.events.map(alertFor).filter((a) => a !== null).map((a) => a!.subject);
-    assert.deepEqual(alerted.sort(), ['Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)', 'Added real server: 127.0.0.3:8080 (10.0.0.1:80) (Weight set to 5)']);
+    const alerted = r.h.events
+      .map(alertFor)
+      .filter((a) => a !== null)
+      .map((a) => a!.subject);
+    assert.deepEqual(alerted.sort(), [
+      'Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)',
+      'Added real server: 127.0.0.3:8080 (10.0.0.1:80) (Weight set to 5)',
+    ]);
     assert.ok(r.h.logs.includes('Added virtual server: 10.0.0.1:80'), 'logged, not alerted');
-    assert.ok(r.h.logs.some((l) => l.startsWith('Soft failure real server:')), 'logged, not alerted');
+    assert.ok(
+      r.h.logs.some((l) => l.startsWith('Soft failure real server:')),
+      'logged, not alerted',
+    );
   });
 
   it('composes and splits as documented', () => {
-    assert.deepEqual(recipients('a@example.org,b@example.org , "Doe, J" <j@example.org>'), ['a@example.org', 'b@example.org', 'j@example.org']);
+    assert.deepEqual(recipients('a@example.org,b@example.org , "Doe, J" <j@example.org>'), [
+      'a@example.org',
+      'b@example.org',
+      'j@example.org',
+    ]);
     assert.equal(
-      composeAlert({ from: null, to: 'a@x', subject: 's', hostname: 'h', status: 'reloading', servicename: '0', comment: 'c' }),
+      composeAlert({
+        from: null,
+        to: 'a@x',
+        subject: 's',
+        hostname: 'h',
+        status: 'reloading',
+        servicename: '0',
+        comment: 'c',
+      }),
       'To: a@x\nSubject: s\n\nldirectord host: h\nLog-Message: s\nDaemon-Status: reloading\n\nComment: c\n\n',
       'servicename "0" is false in Perl',
     );

@@ -61,7 +61,12 @@ describe('alerts and monitorfile in a running daemon', function () {
   let stderr = '';
 
   before(function () {
-    requirePart(this, existsSync(CLI) && existsSync(join(ROOT, 'dist', 'tools', 'fake-ipvsadm.js')) ? null : 'dist/ is not built (npm run build)');
+    requirePart(
+      this,
+      existsSync(CLI) && existsSync(join(ROOT, 'dist', 'tools', 'fake-ipvsadm.js'))
+        ? null
+        : 'dist/ is not built (npm run build)',
+    );
   });
 
   beforeEach(async () => {
@@ -86,13 +91,18 @@ describe('alerts and monitorfile in a running daemon', function () {
         taken.add(m);
         return m;
       }
-      if (Date.now() > until) throw new Error(`no mail matching ${re} within ${ms} ms; got: ${sink.mails.map(subjectOf).join(' / ')}\n--- daemon stderr ---\n${stderr}`);
+      if (Date.now() > until)
+        throw new Error(
+          `no mail matching ${re} within ${ms} ms; got: ${sink.mails.map(subjectOf).join(' / ')}\n--- daemon stderr ---\n${stderr}`,
+        );
       await new Promise((r) => setTimeout(r, 20));
     }
   }
 
   it('mails start-up, failure, reminder, recovery and stop to both addresses, writes the monitorfile, leaks no secret', async () => {
-    const ipvsadm = execFileSync(process.execPath, [join(ROOT, 'dist', 'tools', 'fake-ipvsadm.js'), '--install', dir], { encoding: 'utf8' }).trim();
+    const ipvsadm = execFileSync(process.execPath, [join(ROOT, 'dist', 'tools', 'fake-ipvsadm.js'), '--install', dir], {
+      encoding: 'utf8',
+    }).trim();
     const monitor = join(dir, 'monitor.log');
     const cf = join(dir, 'alerts.cf');
     writeFileSync(
@@ -124,33 +134,57 @@ virtual=10.9.9.9:80
     const real = `127.0.0.1:${be.port}`;
     const esc = real.replace(/\./g, '\\.');
 
-    const added = await mail(new RegExp(`^\\[demo\\] Added real server: ${esc} \\(10\\.9\\.9\\.9:80\\) \\(Weight set to 2\\)$`), taken);
+    const added = await mail(
+      new RegExp(`^\\[demo\\] Added real server: ${esc} \\(10\\.9\\.9\\.9:80\\) \\(Weight set to 2\\)$`),
+      taken,
+    );
     assert.deepEqual(added.to, ['ops@example.org', 'oncall@example.org'], 'W-7: each address is a recipient');
     assert.match(added.from, /^.+@.+$/, 'envelope sender <user>@<hostname>');
-    assert.match(added.raw, /^From: lvs-alerts@example\.org\r\nTo: ops@example\.org, oncall@example\.org\r\nSubject: \[demo\] Added real server: /);
-    assert.match(added.raw, /\r\nDaemon-Status: starting\r\n\r\nService name: demo\r\nComment: probe account \*\*\* \/ \*\*\*\r\n/, 'the first check is part of starting');
+    assert.match(
+      added.raw,
+      /^From: lvs-alerts@example\.org\r\nTo: ops@example\.org, oncall@example\.org\r\nSubject: \[demo\] Added real server: /,
+    );
+    assert.match(
+      added.raw,
+      /\r\nDaemon-Status: starting\r\n\r\nService name: demo\r\nComment: probe account \*\*\* \/ \*\*\*\r\n/,
+      'the first check is part of starting',
+    );
 
     await be.stop();
     const deleted = await mail(new RegExp(`^\\[demo\\] Deleted real server: ${esc} \\(10\\.9\\.9\\.9:80\\)$`), taken);
     assert.match(deleted.raw, /\r\nDaemon-Status: running\r\n/);
-    const reminder = await mail(new RegExp(`^\\[demo\\] Inaccessible real server: ${esc} \\(10\\.9\\.9\\.9:80\\)$`), taken);
+    const reminder = await mail(
+      new RegExp(`^\\[demo\\] Inaccessible real server: ${esc} \\(10\\.9\\.9\\.9:80\\)$`),
+      taken,
+    );
     assert.deepEqual(reminder.to, ['ops@example.org', 'oncall@example.org']);
 
     await be.start();
-    await mail(new RegExp(`^\\[demo\\] Added real server: ${esc} \\(10\\.9\\.9\\.9:80\\) \\(Weight set to 2\\)$`), taken);
+    await mail(
+      new RegExp(`^\\[demo\\] Added real server: ${esc} \\(10\\.9\\.9\\.9:80\\) \\(Weight set to 2\\)$`),
+      taken,
+    );
 
     // A reload that adds a real: its first result is alerted while reloading.
     const be2 = await backend();
     try {
       writeFileSync(cf, readFileSync(cf, 'utf8').replace(/^(\treal=.*)$/m, `$1\n\treal=127.0.0.1:${be2.port} masq`));
       child.kill('SIGHUP');
-      const reloaded = await mail(new RegExp(`^\\[demo\\] Added real server: 127\\.0\\.0\\.1:${be2.port} \\(10\\.9\\.9\\.9:80\\) \\(Weight set to 1\\)$`), taken);
+      const reloaded = await mail(
+        new RegExp(
+          `^\\[demo\\] Added real server: 127\\.0\\.0\\.1:${be2.port} \\(10\\.9\\.9\\.9:80\\) \\(Weight set to 1\\)$`,
+        ),
+        taken,
+      );
       assert.match(reloaded.raw, /\r\nDaemon-Status: reloading\r\n/);
     } finally {
       await be2.stop();
     }
     child.kill('SIGTERM');
-    const purged = await mail(new RegExp(`^\\[demo\\] Purged real server \\(stop\\): ${esc} \\(10\\.9\\.9\\.9:80\\)$`), taken);
+    const purged = await mail(
+      new RegExp(`^\\[demo\\] Purged real server \\(stop\\): ${esc} \\(10\\.9\\.9\\.9:80\\)$`),
+      taken,
+    );
     assert.match(purged.raw, /\r\nDaemon-Status: stopping\r\n/);
     assert.equal(await exited, 0);
 
@@ -161,10 +195,20 @@ virtual=10.9.9.9:80
 
     const lines = readFileSync(monitor, 'utf8').split('\n').filter(Boolean);
     const id = `connect tcp 127.0.0.1 ${be.port} 2 masq / `;
-    const up = new RegExp(`^\\[\\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}\\] \\[${child.pid}\\] ${id.replace(/[.]/g, '\\.')} \\[up\\] \\S`);
-    const down = new RegExp(`^\\[\\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}\\] \\[${child.pid}\\] ${id.replace(/[.]/g, '\\.')} \\[down\\] \\S`);
-    assert.ok(lines.some((l) => up.test(l)), lines.join('\n'));
-    assert.ok(lines.some((l) => down.test(l)), lines.join('\n'));
+    const up = new RegExp(
+      `^\\[\\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}\\] \\[${child.pid}\\] ${id.replace(/[.]/g, '\\.')} \\[up\\] \\S`,
+    );
+    const down = new RegExp(
+      `^\\[\\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}\\] \\[${child.pid}\\] ${id.replace(/[.]/g, '\\.')} \\[down\\] \\S`,
+    );
+    assert.ok(
+      lines.some((l) => up.test(l)),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => down.test(l)),
+      lines.join('\n'),
+    );
 
     for (const text of [...sink.mails.map((m) => m.raw), readFileSync(monitor, 'utf8'), stderr]) {
       assert.ok(!text.includes('Sekr3tPw') && !text.includes('monuser'), text);

@@ -49,7 +49,11 @@ export async function smtpSink(opts: { refuse?: string[] } = {}): Promise<SmtpSi
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const mf = session.envelope.mailFrom;
-        mails.push({ from: mf ? mf.address : '', to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
+        mails.push({
+          from: mf ? mf.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks).toString('utf8'),
+        });
         cb();
       });
     },
@@ -63,7 +67,8 @@ export async function smtpSink(opts: { refuse?: string[] } = {}): Promise<SmtpSi
     async waitFor(n, ms = 5000) {
       const until = Date.now() + ms;
       while (mails.length < n) {
-        if (Date.now() > until) throw new Error(`expected ${n} mail(s), got ${mails.length}: ${mails.map((m) => subjectOf(m)).join(' / ')}`);
+        if (Date.now() > until)
+          throw new Error(`expected ${n} mail(s), got ${mails.length}: ${mails.map((m) => subjectOf(m)).join(' / ')}`);
         await new Promise((r) => setTimeout(r, 10));
       }
       return mails;

@@ -13,7 +13,8 @@ import { harness } from '../engine/harness';
 import { testHost } from './helpers';
 
 const WHEN = new Date(2026, 10, 21, 10, 54, 55); // local time, as Perl's localtime()
-const checks = (events: EngineEvent[]) => events.filter((e): e is Extract<EngineEvent, { type: 'check' }> => e.type === 'check');
+const checks = (events: EngineEvent[]) =>
+  events.filter((e): e is Extract<EngineEvent, { type: 'check' }> => e.type === 'check');
 
 describe('monitorfile', () => {
   let dir: string;
@@ -52,7 +53,10 @@ virtual6=[2001:db8::1]:80
 	checktype=connect
 `);
     // perl -e: join(':', …, quotemeta(request), quotemeta(receive)) =~ tr/:/ /s, s/\\//g
-    assert.equal(realIdForLog(cfg.virtuals[0]!, cfg.virtuals[0]!.reals[0]!), 'external /usr/lib/chk.sh tcp 10.0.0.5 80 www.example.com 8080 1 masq /x yz ok|fine');
+    assert.equal(
+      realIdForLog(cfg.virtuals[0]!, cfg.virtuals[0]!.reals[0]!),
+      'external /usr/lib/chk.sh tcp 10.0.0.5 80 www.example.com 8080 1 masq /x yz ok|fine',
+    );
     assert.equal(realIdForLog(cfg.virtuals[1]!, cfg.virtuals[1]!.reals[0]!), 'connect tcp [2001 db8 2] 80 2 gate / ');
   });
 
@@ -65,7 +69,8 @@ virtual6=[2001:db8::1]:80
   it('appends one line per check result for each virtual with a monitorfile the probe fans out to', async () => {
     const file = join(dir, 'monitor.log');
     writeFileSync(file, 'kept\n');
-    const h = await harness(`
+    const h = await harness(
+      `
 checkinterval=2
 quiescent=no
 virtual=10.0.0.1:80
@@ -79,7 +84,9 @@ virtual=10.0.0.2:80
 virtual=10.0.0.3:80
 	real=127.0.0.2:8080 masq
 	service=http
-`, { servers: { '127.0.0.2': 'up' } });
+`,
+      { servers: { '127.0.0.2': 'up' } },
+    );
     const mf = new MonitorFile({ now: () => WHEN, pid: 4242 });
     mf.start(testHost(h.cfg));
     await h.engine.start(h.cfg);
@@ -105,7 +112,8 @@ virtual=10.0.0.3:80
 
   it('encodes the message in the file, never writes passwd or login, and takes lines from before start()', async () => {
     const file = join(dir, 'monitor.log');
-    const h = await harness(`
+    const h = await harness(
+      `
 checkinterval=2
 virtual=10.0.0.1:80
 	real=127.0.0.2:8080 masq
@@ -114,13 +122,18 @@ virtual=10.0.0.1:80
 	passwd="Sekr3tPw"
 	request="/health?user=monuser&pw=Sekr3tPw"
 	monitorfile=${file}
-`, { servers: { '127.0.0.2': 'up' } });
+`,
+      { servers: { '127.0.0.2': 'up' } },
+    );
     await h.engine.start(h.cfg);
     await h.tick(0);
     const probeEvent = checks(h.events)[0]!;
     const mf = new MonitorFile({ now: () => WHEN, pid: 1 });
     // The engine starts before the plugins: this result arrives before start().
-    mf.event({ ...probeEvent, result: { up: false, reason: 'got "a|b 100%"\r\nsecond line; auth Sekr3tPw refused', ms: 1 } });
+    mf.event({
+      ...probeEvent,
+      result: { up: false, reason: 'got "a|b 100%"\r\nsecond line; auth Sekr3tPw refused', ms: 1 },
+    });
     mf.start(testHost(h.cfg));
     mf.event({ ...probeEvent, result: { up: true, reason: 'HTTP 200 OK', ms: 1 } });
     await mf.idle();
@@ -135,12 +148,15 @@ virtual=10.0.0.1:80
 
   it('reopens the file for every batch, so a rotated file is created again', async () => {
     const file = join(dir, 'monitor.log');
-    const h = await harness(`
+    const h = await harness(
+      `
 virtual=10.0.0.1:80
 	real=127.0.0.2:8080 masq
 	service=http
 	monitorfile=${file}
-`, { servers: { '127.0.0.2': 'up' } });
+`,
+      { servers: { '127.0.0.2': 'up' } },
+    );
     await h.engine.start(h.cfg);
     await h.tick(0);
     const e = checks(h.events)[0]!;
@@ -152,18 +168,24 @@ virtual=10.0.0.1:80
     mf.event({ ...e, result: { up: false, reason: 'second', ms: 1 } });
     await mf.idle();
     assert.match(readFileSync(file + '.1', 'utf8'), /\[up\] HTTP 200 OK\n$/);
-    assert.equal(readFileSync(file, 'utf8'), '[Sat Nov 21 10:54:55 2026] [1] negotiate http tcp 127.0.0.2 8080 1 masq /  [down] second\n');
+    assert.equal(
+      readFileSync(file, 'utf8'),
+      '[Sat Nov 21 10:54:55 2026] [1] negotiate http tcp 127.0.0.2 8080 1 masq /  [down] second\n',
+    );
   });
 
   it('logs a write failure once, keeps going, and says when the file is writable again', async () => {
     const sub = join(dir, 'missing');
     const file = join(sub, 'monitor.log');
-    const h = await harness(`
+    const h = await harness(
+      `
 virtual=10.0.0.1:80
 	real=127.0.0.2:8080 masq
 	service=http
 	monitorfile=${file}
-`, { servers: { '127.0.0.2': 'up' } });
+`,
+      { servers: { '127.0.0.2': 'up' } },
+    );
     await h.engine.start(h.cfg);
     await h.tick(0);
     const e = checks(h.events)[0]!;

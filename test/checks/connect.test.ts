@@ -17,7 +17,13 @@ describe('checks: connect', function () {
   let srv: Server;
   let port: number;
   let accepted = 0;
-  const spec = (over: Partial<ConnectSpec>): ConnectSpec => ({ kind: 'connect', host: HOST, port, timeoutMs: 2000, ...over });
+  const spec = (over: Partial<ConnectSpec>): ConnectSpec => ({
+    kind: 'connect',
+    host: HOST,
+    port,
+    timeoutMs: 2000,
+    ...over,
+  });
 
   before(async () => {
     srv = createServer((s) => {
@@ -34,7 +40,10 @@ describe('checks: connect', function () {
     const r = await runProbe(spec({}));
     assert.deepEqual([r.up, r.reason], [true, `connected to port ${port}`]);
     assert.ok(await eventually(() => accepted === before + 1));
-    assert.ok(await eventually(() => tcpSocketsTo(HOST, port).every((s) => s.state !== '01')), 'the connection stayed established');
+    assert.ok(
+      await eventually(() => tcpSocketsTo(HOST, port).every((s) => s.state !== '01')),
+      'the connection stayed established',
+    );
   });
 
   it('is down with connect ECONNREFUSED on a closed port', async () => {

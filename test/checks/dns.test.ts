@@ -21,7 +21,9 @@ import { join } from 'node:path';
 function missingNetDns(): string | null {
   if (!which('perl')) return 'perl is not installed';
   const r = spawnSync('perl', ['-MNet::DNS', '-e', '1']);
-  return r.status === 0 ? null : 'Perl Net::DNS is not installed (apt-get install libnet-dns-perl, a dependency of ldirectord)';
+  return r.status === 0
+    ? null
+    : 'Perl Net::DNS is not installed (apt-get install libnet-dns-perl, a dependency of ldirectord)';
 }
 
 /** Run a Perl snippet with Net::DNS; each argument on its own line of stdin. */
@@ -55,7 +57,10 @@ describe('checks: dns question rules (compared with Net::DNS)', function () {
       'cafe',
       '12345',
     ];
-    const perlOut = perl('while (<STDIN>) { chomp; my $q = Net::DNS::Question->new($_); print $q->qtype, " ", $q->qname, "\\n"; }', inputs);
+    const perlOut = perl(
+      'while (<STDIN>) { chomp; my $q = Net::DNS::Question->new($_); print $q->qtype, " ", $q->qname, "\\n"; }',
+      inputs,
+    );
     const ours = inputs.map((i) => {
       const q = questionFor(i);
       return `${q.type} ${q.name}`;
@@ -85,7 +90,11 @@ describe('checks: dns question rules (compared with Net::DNS)', function () {
         'print join(" ", @asked), "\\n";',
       ].join(' ');
       const [asked] = perl(code, [name, list.join(' '), String(ndots)]);
-      assert.deepEqual(searchNames(name, list, ndots).join(' '), asked, `search(${name}) with [${list}] ndots ${ndots}`);
+      assert.deepEqual(
+        searchNames(name, list, ndots).join(' '),
+        asked,
+        `search(${name}) with [${list}] ndots ${ndots}`,
+      );
     }
   });
 });
@@ -95,9 +104,15 @@ describe('checks: dns resolver configuration', () => {
     const dir = tempDir('resolvconf');
     try {
       const file = join(dir, 'resolv.conf');
-      writeFileSync(file, 'nameserver 192.0.2.53\ndomain one.test\nsearch two.test three.test # comment\noptions ndots:2 timeout:1\n');
+      writeFileSync(
+        file,
+        'nameserver 192.0.2.53\ndomain one.test\nsearch two.test three.test # comment\noptions ndots:2 timeout:1\n',
+      );
       assert.deepEqual(await resolverSearchConfig(file, {}), { searchlist: ['two.test', 'three.test'], ndots: 2 });
-      assert.deepEqual(await resolverSearchConfig(file, { LOCALDOMAIN: 'env.test', RES_OPTIONS: 'ndots:3' }), { searchlist: ['env.test'], ndots: 3 });
+      assert.deepEqual(await resolverSearchConfig(file, { LOCALDOMAIN: 'env.test', RES_OPTIONS: 'ndots:3' }), {
+        searchlist: ['env.test'],
+        ndots: 3,
+      });
       writeFileSync(file, 'domain only.test\n');
       assert.deepEqual(await resolverSearchConfig(file, {}), { searchlist: ['only.test'], ndots: 1 });
     } finally {
@@ -174,7 +189,9 @@ describe('checks: dns (real dnsmasq)', function () {
     const r = await runProbe(spec({ query: BIG_NAME, receive: compileReceive(`^${last.replace(/\./g, '\\.')}$`) }));
     assert.deepEqual([r.up, r.reason], [true, 'Success']);
     // dnsmasq logs each question: one over UDP, then the same one over TCP (a forked child).
-    const asked = readFileSync(join(dns!.dir, 'dnsmasq.log'), 'utf8').split('\n').filter((l) => l.includes(`query[A] ${BIG_NAME} `));
+    const asked = readFileSync(join(dns!.dir, 'dnsmasq.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(`query[A] ${BIG_NAME} `));
     assert.equal(asked.length, 2);
   });
 
@@ -227,18 +244,40 @@ describe('checks: dns (real dnsmasq)', function () {
         [`${protocol}: PTR does not match`]: cf({ protocol, request: '127.30.9.25', receive: 'www' }),
         [`${protocol}: empty receive`]: cf({ protocol, request: '/www.example.test' }),
         [`${protocol}: NXDOMAIN`]: cf({ protocol, request: '/nx.example.test', receive: '.' }),
-        [`${protocol}: truncated answer`]: cf({ protocol, request: `/${BIG_NAME}`, receive: `${BIG_ADDRESSES[BIG_ADDRESSES.length - 1]}$` }),
+        [`${protocol}: truncated answer`]: cf({
+          protocol,
+          request: `/${BIG_NAME}`,
+          receive: `${BIG_ADDRESSES[BIG_ADDRESSES.length - 1]}$`,
+        }),
       });
     }
-    cases['tcp: nothing listening'] = cf({ protocol: 'tcp', port: nobodyPort, request: '/www.example.test', receive: '.' });
+    cases['tcp: nothing listening'] = cf({
+      protocol: 'tcp',
+      port: nobodyPort,
+      request: '/www.example.test',
+      receive: '.',
+    });
     // (Perl's Net::DNS ignores the ICMP error and waits for its alarm; we stop at the error.)
-    cases['udp: nothing listening'] = cf({ protocol: 'udp', port: nobodyPort, request: '/www.example.test', receive: '.', timeout: 1 });
+    cases['udp: nothing listening'] = cf({
+      protocol: 'udp',
+      port: nobodyPort,
+      request: '/www.example.test',
+      receive: '.',
+      timeout: 1,
+    });
     // Perl says "Connection timed out" for every failure that is not a mismatch.
-    const perlWords = (reason: string) => (reason === 'Success' || reason.startsWith('Response mismatch') ? reason.replace(/ \(.*\)$/s, '') : 'Connection timed out');
+    const perlWords = (reason: string) =>
+      reason === 'Success' || reason.startsWith('Response mismatch')
+        ? reason.replace(/ \(.*\)$/s, '')
+        : 'Connection timed out';
     for (const [name, text] of Object.entries(cases)) {
       const perl = await perlCheck(text);
       const ours = await runProbe(await specFromConfig('dns', text));
-      assert.deepEqual([ours.up, perlWords(ours.reason)], [perl.up, perl.reason], `${name}: ours ${JSON.stringify(ours)}, Perl ${JSON.stringify(perl)}`);
+      assert.deepEqual(
+        [ours.up, perlWords(ours.reason)],
+        [perl.up, perl.reason],
+        `${name}: ours ${JSON.stringify(ours)}, Perl ${JSON.stringify(perl)}`,
+      );
     }
   });
 

@@ -60,7 +60,14 @@ describe('checks: external and external-perl', function () {
   });
 
   it('keeps only the last ~200 bytes of stderr, on one line', async () => {
-    const r = await runProbe(spec(script('noisy.sh', '#!/bin/sh\nhead -c 5000 /dev/zero | tr "\\0" x >&2\necho >&2\necho "first line" >&2\necho "LAST LINE" >&2\nexit 2\n')));
+    const r = await runProbe(
+      spec(
+        script(
+          'noisy.sh',
+          '#!/bin/sh\nhead -c 5000 /dev/zero | tr "\\0" x >&2\necho >&2\necho "first line" >&2\necho "LAST LINE" >&2\nexit 2\n',
+        ),
+      ),
+    );
     assert.equal(r.up, false);
     assert.match(r.reason, /^exit status 2: x+ \| first line \| LAST LINE$/);
     assert.ok(r.reason.length < 240, r.reason);
@@ -73,16 +80,29 @@ describe('checks: external and external-perl', function () {
 
   it('passes exactly vip vport rip rport as arguments (no shell: spaces and $ stay as they are)', async () => {
     const out = join(dir, 'args.out');
-    const cmd = script('args.sh', `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > ${out}\necho "$#" >> ${out}\n`);
+    const cmd = script(
+      'args.sh',
+      `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > ${out}\necho "$#" >> ${out}\n`,
+    );
     const r = await runProbe(spec(cmd, { args: ['[2001:db8::1]', '0', '127.10.5.1', '$HOME; rm -rf /'] }));
     assert.equal(r.up, true);
-    assert.deepEqual(readFileSync(out, 'utf8').split('\n'), ['[2001:db8::1]', '0', '127.10.5.1', '$HOME; rm -rf /', '4', '']);
+    assert.deepEqual(readFileSync(out, 'utf8').split('\n'), [
+      '[2001:db8::1]',
+      '0',
+      '127.10.5.1',
+      '$HOME; rm -rf /',
+      '4',
+      '',
+    ]);
   });
 
   it('runs with a clean environment, stdin from /dev/null, in /', async () => {
     const out = join(dir, 'env.out');
     process.env.LDIRECTORD_TEST_LEAK = 'daemon-only';
-    const cmd = script('env.sh', `#!/bin/sh\nenv | sort > ${out}\npwd >> ${out}\nif read line; then echo "stdin had data" >> ${out}; else echo "stdin EOF" >> ${out}; fi\n`);
+    const cmd = script(
+      'env.sh',
+      `#!/bin/sh\nenv | sort > ${out}\npwd >> ${out}\nif read line; then echo "stdin had data" >> ${out}; else echo "stdin EOF" >> ${out}; fi\n`,
+    );
     const r = await runProbe(spec(cmd, { timeoutMs: 2000 }));
     delete process.env.LDIRECTORD_TEST_LEAK;
     assert.equal(r.up, true);
@@ -133,16 +153,25 @@ describe('checks: external and external-perl', function () {
     assert.deepEqual([r.up, r.reason], [false, 'timed out after 0.7 s']);
     assert.ok(existsSync(pids), 'the script did not start');
     const [sh, child] = readFileSync(pids, 'utf8').trim().split(' ').map(Number) as [number, number];
-    assert.ok(await eventually(() => !alive(sh) && !alive(child)), `still running: ${[sh, child].filter(alive).join(' ')}`);
+    assert.ok(
+      await eventually(() => !alive(sh) && !alive(child)),
+      `still running: ${[sh, child].filter(alive).join(' ')}`,
+    );
   });
 
   it('kills a group that ignores SIGTERM (SIGKILL follows)', async () => {
     const pids = join(dir, 'stubborn.pids');
-    const cmd = script('stubborn.sh', `#!/bin/sh\ntrap '' TERM\nsh -c 'trap "" TERM; sleep 1000' &\necho $$ $! > ${pids}\nwhile :; do sleep 1; done\n`);
+    const cmd = script(
+      'stubborn.sh',
+      `#!/bin/sh\ntrap '' TERM\nsh -c 'trap "" TERM; sleep 1000' &\necho $$ $! > ${pids}\nwhile :; do sleep 1; done\n`,
+    );
     const r = await runProbe(spec(cmd, { timeoutMs: 700 }));
     assert.deepEqual([r.up, r.reason], [false, 'timed out after 0.7 s']);
     const [sh, child] = readFileSync(pids, 'utf8').trim().split(' ').map(Number) as [number, number];
-    assert.ok(await eventually(() => !alive(sh) && !alive(child)), `still running: ${[sh, child].filter(alive).join(' ')}`);
+    assert.ok(
+      await eventually(() => !alive(sh) && !alive(child)),
+      `still running: ${[sh, child].filter(alive).join(' ')}`,
+    );
   });
 
   it('does not wait for a background child that keeps the output pipes open', async () => {
@@ -182,7 +211,8 @@ describe('checks: external and external-perl', function () {
     });
 
     it('gets the arguments in @ARGV', async () => {
-      const code = 'my ($vip, $vport, $rip, $rport) = @ARGV;\nexit(($vip eq "10.0.0.1" && $vport == 80 && $rip eq "127.10.5.1" && $rport == 8080 && @ARGV == 4) ? 0 : 1);\n';
+      const code =
+        'my ($vip, $vport, $rip, $rport) = @ARGV;\nexit(($vip eq "10.0.0.1" && $vport == 80 && $rip eq "127.10.5.1" && $rport == 8080 && @ARGV == 4) ? 0 : 1);\n';
       const r = await runProbe(perl('args.pl', code));
       assert.deepEqual([r.up, r.reason], [true, 'exit status 0']);
     });

@@ -62,7 +62,13 @@ describe('checks: ftp against a real vsftpd', function () {
 
     it('is down when the content does not match, and shows what came back', async () => {
       const r = await runProbe(spec({ receive: 'health: FAIL' }));
-      assert.deepEqual([r.up, r.reason], [false, `FTP RETR /health.txt: ${HEALTH_TEXT.length} bytes, receive did not match; got "ldirectord health: OK\\n"`]);
+      assert.deepEqual(
+        [r.up, r.reason],
+        [
+          false,
+          `FTP RETR /health.txt: ${HEALTH_TEXT.length} bytes, receive did not match; got "ldirectord health: OK\\n"`,
+        ],
+      );
     });
 
     it('is down when the file is missing', async () => {
@@ -87,7 +93,10 @@ describe('checks: ftp against a real vsftpd', function () {
 
     it('refuses to send a request containing a line break (command injection)', async () => {
       const r = await runProbe(spec({ path: '/health.txt\r\nDELE /health.txt' }));
-      assert.deepEqual([r.up, r.reason], [false, 'FTP: login, passwd or request contains a line break or NUL, refusing to send it']);
+      assert.deepEqual(
+        [r.up, r.reason],
+        [false, 'FTP: login, passwd or request contains a line break or NUL, refusing to send it'],
+      );
     });
 
     it('works over IPv6 (::1, EPSV)', async () => {

@@ -9,7 +9,15 @@ import { runProbe } from '../../src/checks/run';
 import type { HttpSpec } from '../../src/checks/types';
 
 const H = '127.10.2.1';
-const spec = (port: number): HttpSpec => ({ kind: 'http', url: `http://${H}:${port}/`, method: 'GET', hostHeader: null, proxy: null, receive: null, timeoutMs: 3000 });
+const spec = (port: number): HttpSpec => ({
+  kind: 'http',
+  url: `http://${H}:${port}/`,
+  method: 'GET',
+  hostHeader: null,
+  proxy: null,
+  receive: null,
+  timeoutMs: 3000,
+});
 
 function server(keepAliveTimeout: number): Promise<{ srv: Server; port: number; conns: () => number }> {
   return new Promise((resolve) => {

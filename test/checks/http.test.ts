@@ -23,7 +23,16 @@ const PROXY = '127.10.1.5'; // an HTTP proxy
 const BLACK = '127.10.255.2'; // every packet dropped
 
 function spec(over: Partial<HttpSpec>): HttpSpec {
-  return { kind: 'http', url: `http://${H}/`, method: 'GET', hostHeader: H, proxy: null, receive: null, timeoutMs: 3000, ...over };
+  return {
+    kind: 'http',
+    url: `http://${H}/`,
+    method: 'GET',
+    hostHeader: H,
+    proxy: null,
+    receive: null,
+    timeoutMs: 3000,
+    ...over,
+  };
 }
 
 interface Seen {
@@ -132,7 +141,9 @@ describe('checks: http negotiate', function () {
     const script = `const {runProbe}=require(${JSON.stringify(join(__dirname, '..', '..', 'src', 'checks', 'run.js'))});
       runProbe({kind:'http',url:'http://${H}:${port}/ok',method:'GET',hostHeader:null,proxy:null,receive:null,timeoutMs:3000}).then(r=>{console.log(JSON.stringify(r));process.exit(0)})`;
     const out = await new Promise<string>((resolve) => {
-      const c = spawn(process.execPath, ['-e', script], { env: { ...process.env, LDIRECTORD_HTTP_FRESH_CONNECTIONS: '1' } });
+      const c = spawn(process.execPath, ['-e', script], {
+        env: { ...process.env, LDIRECTORD_HTTP_FRESH_CONNECTIONS: '1' },
+      });
       let o = '';
       c.stdout.on('data', (b) => (o += b));
       c.on('close', () => resolve(o));
@@ -174,9 +185,14 @@ describe('checks: http negotiate', function () {
 
   it('follows a redirect, without the Host override, as LWP does', async () => {
     seen.length = 0;
-    const r = await runProbe(spec({ url: `http://${H}:${port}/old`, hostHeader: 'vhost.example.test', receive: compileReceive('OK') }));
+    const r = await runProbe(
+      spec({ url: `http://${H}:${port}/old`, hostHeader: 'vhost.example.test', receive: compileReceive('OK') }),
+    );
     assert.deepEqual([r.up, r.reason], [true, 'HTTP 200 OK (after 1 redirect)']);
-    assert.deepEqual(seen.map((s) => s.url), ['/old', '/ok']);
+    assert.deepEqual(
+      seen.map((s) => s.url),
+      ['/old', '/ok'],
+    );
     assert.equal(seen[0]!.headers.host, 'vhost.example.test');
     assert.equal(seen[1]!.headers.host, `${H}:${port}`);
   });
@@ -304,7 +320,9 @@ describe('checks: http negotiate', function () {
   it('caps an endless body and closes the connection', async () => {
     const r = await runProbe(spec({ url: `http://${H}:${port}/endless`, timeoutMs: 5000 }));
     assert.deepEqual([r.up, r.reason], [true, 'HTTP 200 OK']);
-    const r2 = await runProbe(spec({ url: `http://${H}:${port}/endless`, timeoutMs: 5000, receive: compileReceive('OK') }));
+    const r2 = await runProbe(
+      spec({ url: `http://${H}:${port}/endless`, timeoutMs: 5000, receive: compileReceive('OK') }),
+    );
     assert.deepEqual([r2.up, r2.reason], [false, 'receive "OK" not found in the first 1 MiB of the body']);
     assert.ok(await eventually(() => open.size === 0), 'the endless connection was left open');
   });
@@ -345,7 +363,9 @@ describe('checks: http negotiate', function () {
 
     it('is up against a self-signed certificate (W-10 fixed)', async () => {
       seen.length = 0;
-      const r = await runProbe(spec({ url: `https://${TLSH}:${tp}/health`, hostHeader: TLSH, receive: compileReceive('healthy') }));
+      const r = await runProbe(
+        spec({ url: `https://${TLSH}:${tp}/health`, hostHeader: TLSH, receive: compileReceive('healthy') }),
+      );
       assert.deepEqual([r.up, r.reason], [true, 'HTTP 200 OK']);
       assert.equal(seen[0]!.headers.host, TLSH);
     });
@@ -385,20 +405,31 @@ describe('checks: http negotiate', function () {
     after(() => closeServer(proxy));
 
     it('sends the absolute URL to the real server as a proxy', async () => {
-      const r = await runProbe(spec({ url: 'http://www.example.test/health?x=1', hostHeader: null, proxy: `http://${PROXY}:${pp}/`, receive: compileReceive('OK') }));
+      const r = await runProbe(
+        spec({
+          url: 'http://www.example.test/health?x=1',
+          hostHeader: null,
+          proxy: `http://${PROXY}:${pp}/`,
+          receive: compileReceive('OK'),
+        }),
+      );
       assert.deepEqual([r.up, r.reason], [true, 'HTTP 200 OK']);
       assert.equal(asked[0]!.url, 'http://www.example.test/health?x=1');
       assert.equal(asked[0]!.headers.host, 'www.example.test');
     });
 
     it('is down when the proxy answers an error', async () => {
-      const r = await runProbe(spec({ url: 'http://www.example.test/down', hostHeader: null, proxy: `http://${PROXY}:${pp}/` }));
+      const r = await runProbe(
+        spec({ url: 'http://www.example.test/down', hostHeader: null, proxy: `http://${PROXY}:${pp}/` }),
+      );
       assert.deepEqual([r.up, r.reason], [false, 'HTTP 502 Bad Gateway']);
     });
 
     it('is down with connect ECONNREFUSED when the proxy is not there', async () => {
       const p = await closedPort(PROXY);
-      const r = await runProbe(spec({ url: 'http://www.example.test/', hostHeader: null, proxy: `http://${PROXY}:${p}/` }));
+      const r = await runProbe(
+        spec({ url: 'http://www.example.test/', hostHeader: null, proxy: `http://${PROXY}:${p}/` }),
+      );
       assert.deepEqual([r.up, r.reason], [false, 'connect ECONNREFUSED']);
     });
   });
@@ -421,14 +452,20 @@ describe('checks: http negotiate', function () {
 
     it('checks a bracketed IPv6 URL with a bracketed Host header', async () => {
       seen.length = 0;
-      const r = await runProbe(spec({ url: `http://[::1]:${p6}/`, hostHeader: '[::1]', receive: compileReceive('six') }));
+      const r = await runProbe(
+        spec({ url: `http://[::1]:${p6}/`, hostHeader: '[::1]', receive: compileReceive('six') }),
+      );
       assert.deepEqual([r.up, r.reason], [true, 'HTTP 200 OK']);
       assert.equal(seen[0]!.headers.host, '[::1]');
     });
   });
 
   it('runs 200 checks (200 probes) at once, all up; releasing the probes closes every connection', async () => {
-    const results = await Promise.all(Array.from({ length: 200 }, () => runProbe(spec({ url: `http://${H}:${port}/ok`, receive: compileReceive('OK') }))));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        runProbe(spec({ url: `http://${H}:${port}/ok`, receive: compileReceive('OK') })),
+      ),
+    );
     assert.equal(results.filter((r) => r.up).length, 200);
     await closeHttpAgent();
     assert.ok(await eventually(() => open.size === 0, 10000), `${open.size} connections still open`);

@@ -95,7 +95,9 @@ describe('checks: ldap / ldaps (real slapd)', function () {
   });
 
   it('works over IPv6 (::1)', async () => {
-    const r = await runProbe(spec({ host: '::1', port: slapd!.ldap6Port, user: MONITOR_DN, password: MONITOR_PASSWORD }));
+    const r = await runProbe(
+      spec({ host: '::1', port: slapd!.ldap6Port, user: MONITOR_DN, password: MONITOR_PASSWORD }),
+    );
     assert.deepEqual([r.up, r.reason], [true, 'Success']);
   });
 
@@ -121,7 +123,14 @@ describe('checks: ldap / ldaps (real slapd)', function () {
   it("agrees with Perl's check_ldap (same config, same server) on up/down and reason", async function () {
     this.timeout(180000); // one Perl process per case; slow on a loaded machine
     requirePart(this, missingPerlChecks());
-    const cf = (o: { service?: string; port?: number; request: string; receive?: string; login?: string; passwd?: string }) =>
+    const cf = (o: {
+      service?: string;
+      port?: number;
+      request: string;
+      receive?: string;
+      login?: string;
+      passwd?: string;
+    }) =>
       [
         'virtual=127.30.1.100:389',
         `\treal=${slapd!.host}:${o.port ?? slapd!.ldapPort} gate`,
@@ -152,7 +161,11 @@ describe('checks: ldap / ldaps (real slapd)', function () {
     for (const [name, text] of Object.entries(cases)) {
       const perl = await perlCheck(text);
       const ours = await runProbe(await specFromConfig('ldap', text));
-      assert.deepEqual([ours.up, ours.reason.replace(/ \(.*\)$/s, '')], [perl.up, perl.reason], `${name}: ours ${JSON.stringify(ours)}, Perl ${JSON.stringify(perl)}`);
+      assert.deepEqual(
+        [ours.up, ours.reason.replace(/ \(.*\)$/s, '')],
+        [perl.up, perl.reason],
+        `${name}: ours ${JSON.stringify(ours)}, Perl ${JSON.stringify(perl)}`,
+      );
     }
   });
 

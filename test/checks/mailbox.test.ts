@@ -48,7 +48,12 @@ describe('checks: pop/pops/imap/imaps against a real dovecot', function () {
       it('is up when the server greets and no login is configured', async () => {
         const r = await runProbe(spec(s, port(s)));
         assert.equal(r.up, true, r.reason);
-        assert.match(r.reason, s.startsWith('pop') ? new RegExp(`^${LABEL[s]} greeting \\+OK$`) : new RegExp(`^${LABEL[s]} greeting \\* OK$`));
+        assert.match(
+          r.reason,
+          s.startsWith('pop')
+            ? new RegExp(`^${LABEL[s]} greeting \\+OK$`)
+            : new RegExp(`^${LABEL[s]} greeting \\* OK$`),
+        );
       });
 
       it('is up when the login succeeds', async () => {

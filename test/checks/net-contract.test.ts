@@ -15,13 +15,71 @@ type AnyCheck = (port: number, ctx: CheckContext) => Promise<{ up: boolean; reas
 
 const host = ADDR.nobody;
 const checks: Record<string, AnyCheck> = {
-  ldap: (port, ctx) => checkLdap({ kind: 'ldap', tls: false, host, port, user: '', password: '', base: '', receive: null, timeoutMs: 1000 } satisfies LdapSpec, ctx),
-  ldaps: (port, ctx) => checkLdap({ kind: 'ldap', tls: true, host, port, user: '', password: '', base: '', receive: null, timeoutMs: 1000 } satisfies LdapSpec, ctx),
-  'dns udp': (port, ctx) => checkDns({ kind: 'dns', host, port, tcp: false, query: 'www.example.test', receive: null, timeoutMs: 1000 } satisfies DnsSpec, ctx),
-  'dns tcp': (port, ctx) => checkDns({ kind: 'dns', host, port, tcp: true, query: 'www.example.test', receive: null, timeoutMs: 1000 } satisfies DnsSpec, ctx),
-  radius: (port, ctx) => checkRadius({ kind: 'radius', host, port, secret: 's', user: 'u', password: 'p', timeoutMs: 1000 } satisfies RadiusSpec, ctx),
-  'sip udp': (port, ctx) => checkSip({ kind: 'sip', host, port, udp: true, user: 'u@example.test', timeoutMs: 1000 } satisfies SipSpec, ctx),
-  'sip tcp': (port, ctx) => checkSip({ kind: 'sip', host, port, udp: false, user: 'u@example.test', timeoutMs: 1000 } satisfies SipSpec, ctx),
+  ldap: (port, ctx) =>
+    checkLdap(
+      {
+        kind: 'ldap',
+        tls: false,
+        host,
+        port,
+        user: '',
+        password: '',
+        base: '',
+        receive: null,
+        timeoutMs: 1000,
+      } satisfies LdapSpec,
+      ctx,
+    ),
+  ldaps: (port, ctx) =>
+    checkLdap(
+      {
+        kind: 'ldap',
+        tls: true,
+        host,
+        port,
+        user: '',
+        password: '',
+        base: '',
+        receive: null,
+        timeoutMs: 1000,
+      } satisfies LdapSpec,
+      ctx,
+    ),
+  'dns udp': (port, ctx) =>
+    checkDns(
+      {
+        kind: 'dns',
+        host,
+        port,
+        tcp: false,
+        query: 'www.example.test',
+        receive: null,
+        timeoutMs: 1000,
+      } satisfies DnsSpec,
+      ctx,
+    ),
+  'dns tcp': (port, ctx) =>
+    checkDns(
+      {
+        kind: 'dns',
+        host,
+        port,
+        tcp: true,
+        query: 'www.example.test',
+        receive: null,
+        timeoutMs: 1000,
+      } satisfies DnsSpec,
+      ctx,
+    ),
+  radius: (port, ctx) =>
+    checkRadius(
+      { kind: 'radius', host, port, secret: 's', user: 'u', password: 'p', timeoutMs: 1000 } satisfies RadiusSpec,
+      ctx,
+    ),
+  'sip udp': (port, ctx) =>
+    checkSip({ kind: 'sip', host, port, udp: true, user: 'u@example.test', timeoutMs: 1000 } satisfies SipSpec, ctx),
+  'sip tcp': (port, ctx) =>
+    checkSip({ kind: 'sip', host, port, udp: false, user: 'u@example.test', timeoutMs: 1000 } satisfies SipSpec, ctx),
 };
 
 describe('checks: ldap, dns, radius, sip contract', () => {

@@ -15,7 +15,13 @@ import { requirePart } from '../helpers/env';
 import { BAD_FQDN, GOOD_FQDN, missingLeafnode, startLeafnode, type Leafnode } from '../helpers/mail-leafnode';
 import { ADDR, V6, closedPort, silentServer, within } from '../helpers/mail-net';
 
-const spec = (port: number, o: Partial<NntpSpec> = {}): NntpSpec => ({ kind: 'nntp', host: ADDR.nntp, port, timeoutMs: 5000, ...o });
+const spec = (port: number, o: Partial<NntpSpec> = {}): NntpSpec => ({
+  kind: 'nntp',
+  host: ADDR.nntp,
+  port,
+  timeoutMs: 5000,
+  ...o,
+});
 
 /** A scripted server that writes `text` to every connection and closes it. */
 function sayAndClose(host: string, text: string): Promise<{ port: number; close: () => Promise<void> }> {
@@ -24,7 +30,12 @@ function sayAndClose(host: string, text: string): Promise<{ port: number; close:
       s.on('error', () => undefined);
       s.end(text);
     });
-    srv.listen({ host, port: 0 }, () => resolve({ port: (srv.address() as { port: number }).port, close: () => new Promise((r) => srv.close(() => r())) }));
+    srv.listen({ host, port: 0 }, () =>
+      resolve({
+        port: (srv.address() as { port: number }).port,
+        close: () => new Promise((r) => srv.close(() => r())),
+      }),
+    );
   });
 }
 
@@ -52,7 +63,10 @@ describe('checks: nntp', function () {
       const r = await runProbe(spec(ln.port, slow));
       assert.equal(r.up, true, `${r.reason}\n${ln.output()}`);
       // Perl's sysread($sock, $buf, 64): the greeting is cut at 64 bytes.
-      assert.equal(r.reason, `NNTP greeting ${JSON.stringify(`200 Leafnode NNTP Daemon, version 1.12.0 running at ${GOOD_FQDN}`.slice(0, 64))}`);
+      assert.equal(
+        r.reason,
+        `NNTP greeting ${JSON.stringify(`200 Leafnode NNTP Daemon, version 1.12.0 running at ${GOOD_FQDN}`.slice(0, 64))}`,
+      );
     });
 
     it('works over IPv6 (::1)', async () => {
@@ -66,7 +80,10 @@ describe('checks: nntp', function () {
       const ln = await start(ADDR.nntp, BAD_FQDN);
       const r = await runProbe(spec(ln.port, slow));
       assert.equal(r.up, false);
-      assert.match(r.reason, /^NNTP greeting: expected 2xx, got "503 Leafnode must have a unique fully-qualified domain name/);
+      assert.match(
+        r.reason,
+        /^NNTP greeting: expected 2xx, got "503 Leafnode must have a unique fully-qualified domain name/,
+      );
     });
 
     it('is down once the server is stopped', async () => {
@@ -107,7 +124,10 @@ describe('checks: nntp', function () {
       const s = await sayAndClose(ADDR.nntp, '');
       try {
         const r = await runProbe(spec(s.port));
-        assert.deepEqual([r.up, r.reason], [false, 'NNTP greeting: connection closed by server before sending anything']);
+        assert.deepEqual(
+          [r.up, r.reason],
+          [false, 'NNTP greeting: connection closed by server before sending anything'],
+        );
       } finally {
         await s.close();
       }

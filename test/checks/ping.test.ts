@@ -29,7 +29,14 @@ const BLACK = '127.10.255.3';
 
 describe('checks: ping', function () {
   this.timeout(20000);
-  const spec = (host: string, over: Partial<PingSpec> = {}): PingSpec => ({ kind: 'ping', host, ipv6: false, count: 1, timeoutMs: 2000, ...over });
+  const spec = (host: string, over: Partial<PingSpec> = {}): PingSpec => ({
+    kind: 'ping',
+    host,
+    ipv6: false,
+    count: 1,
+    timeoutMs: 2000,
+    ...over,
+  });
 
   before(function () {
     requirePart(this, which('ping') ? null : 'ping is not installed (Debian iputils-ping)');
@@ -48,7 +55,8 @@ describe('checks: ping', function () {
 
   it('is up for ::1 (IPv6)', async function () {
     const r = await runProbe(spec('::1', { ipv6: true }));
-    if (!r.up && /unreachable|Cannot assign|not available/i.test(r.reason)) return requirePart(this, `no IPv6 loopback here (${r.reason})`);
+    if (!r.up && /unreachable|Cannot assign|not available/i.test(r.reason))
+      return requirePart(this, `no IPv6 loopback here (${r.reason})`);
     assert.equal(r.up, true, r.reason);
   });
 

@@ -10,7 +10,14 @@ import { accessRequest, checkRadius, hidePassword, judgeReply } from '../../src/
 import type { RadiusSpec } from '../../src/checks/types';
 import { requirePart } from '../helpers/env';
 import { ADDR, freePort, openSockets, settle } from '../helpers/throwaway';
-import { RADIUS_PASSWORD, RADIUS_SECRET, RADIUS_USER, missingFreeRadius, startFreeRadius, type FreeRadius } from '../helpers/freeradius';
+import {
+  RADIUS_PASSWORD,
+  RADIUS_SECRET,
+  RADIUS_USER,
+  missingFreeRadius,
+  startFreeRadius,
+  type FreeRadius,
+} from '../helpers/freeradius';
 import { specFromConfig } from '../helpers/spec-from-cf';
 import { missingPerlChecks, perlCheck } from '../helpers/perl-oracle';
 
@@ -20,7 +27,10 @@ describe('checks: radius packets (RFC 2865 section 7.1 example)', () => {
   const requestAuthenticator = Buffer.from('0f403f9473978057bd83d5cb98f4227a', 'hex');
 
   it('hides User-Password as the RFC example does', () => {
-    assert.equal(hidePassword(Buffer.from('arctangent'), secret, requestAuthenticator).toString('hex'), '0dbe708d93d413ce3196e43f782a0aee');
+    assert.equal(
+      hidePassword(Buffer.from('arctangent'), secret, requestAuthenticator).toString('hex'),
+      '0dbe708d93d413ce3196e43f782a0aee',
+    );
   });
 
   it("accepts the RFC's Access-Accept and rejects it with another secret or a changed byte", () => {

@@ -62,7 +62,8 @@ describe('checks: runner', () => {
   it('reports "stopped" when the daemon stops, even before the check starts', async () => {
     const stop = new AbortController();
     stop.abort();
-    CHECKS.none = (_s, { signal }) => Promise.resolve({ up: !signal.aborted, reason: signal.aborted ? (signal.reason as Error).message : 'ran' });
+    CHECKS.none = (_s, { signal }) =>
+      Promise.resolve({ up: !signal.aborted, reason: signal.aborted ? (signal.reason as Error).message : 'ran' });
     const r = await runProbe(none(), stop.signal);
     assert.deepEqual([r.up, r.reason], [false, 'stopped']);
   });
@@ -132,7 +133,15 @@ describe('checks: runner', () => {
       const port = await new Promise<number>((r) => child.once('message', (m) => r(m as number)));
       const gotRequest = new Promise<void>((r) => child.once('message', () => r()));
       const url = `http://127.0.0.1:${port}/`;
-      const pending = runProbe({ kind: 'http', url, method: 'GET', hostHeader: null, proxy: null, receive: null, timeoutMs: 300 });
+      const pending = runProbe({
+        kind: 'http',
+        url,
+        method: 'GET',
+        hostHeader: null,
+        proxy: null,
+        receive: null,
+        timeoutMs: 300,
+      });
       await gotRequest;
       const until = Date.now() + 600;
       while (Date.now() < until);

@@ -61,7 +61,10 @@ function tcpServer(host: string, script: TcpScript): Promise<Running> {
   );
 }
 
-function udpServer(host: string, reply: ((request: string) => string | null) | null): Promise<{ port: number; requests: string[]; close: () => Promise<void> }> {
+function udpServer(
+  host: string,
+  reply: ((request: string) => string | null) | null,
+): Promise<{ port: number; requests: string[]; close: () => Promise<void> }> {
   const requests: string[] = [];
   const sock: UdpSocket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   sock.on('message', (msg, rinfo) => {
@@ -70,7 +73,9 @@ function udpServer(host: string, reply: ((request: string) => string | null) | n
     if (answer !== null && answer !== undefined) sock.send(answer, rinfo.port, rinfo.address);
   });
   return new Promise((resolve) =>
-    sock.bind(0, host, () => resolve({ port: sock.address().port, requests, close: () => new Promise((r) => sock.close(() => r())) })),
+    sock.bind(0, host, () =>
+      resolve({ port: sock.address().port, requests, close: () => new Promise((r) => sock.close(() => r())) }),
+    ),
   );
 }
 
@@ -109,7 +114,7 @@ describe('checks: simpletcp', function () {
       assert.deepEqual(s.requests, ['STATUS\n']);
     });
 
-    it('matches with Perl regex semantics ($ before the line\'s newline)', async () => {
+    it("matches with Perl regex semantics ($ before the line's newline)", async () => {
       const s = keep(await tcpServer(ADDR.simpletcp, answer('status: ready\r\n')));
       const r = await runProbe(spec(s.port, { receive: '^status: ready\\s*$' }));
       assert.equal(r.up, true, r.reason);
@@ -124,7 +129,10 @@ describe('checks: simpletcp', function () {
     it('is down when no line matches before the server closes', async () => {
       const s = keep(await tcpServer(ADDR.simpletcp, answer('status: down\nbye\n')));
       const r = await runProbe(spec(s.port));
-      assert.deepEqual([r.up, r.reason], [false, 'simpletcp: no line matched receive (2 lines, first "status: down") before the server closed']);
+      assert.deepEqual(
+        [r.up, r.reason],
+        [false, 'simpletcp: no line matched receive (2 lines, first "status: down") before the server closed'],
+      );
     });
 
     it('with an empty receive, is up when any line arrives', async () => {
@@ -175,7 +183,10 @@ describe('checks: simpletcp', function () {
     it('is down at the deadline when lines arrive but none matches and the server stays open', async () => {
       const s = keep(await tcpServer(ADDR.simpletcp, { onRequest: (_q, sock) => sock.write('busy\n') }));
       const r = await runProbe(spec(s.port, { timeoutMs: 1000 }));
-      assert.deepEqual([r.up, r.reason], [false, 'simpletcp: no line matched receive (1 line, first "busy"); timed out after 1 s']);
+      assert.deepEqual(
+        [r.up, r.reason],
+        [false, 'simpletcp: no line matched receive (1 line, first "busy"); timed out after 1 s'],
+      );
     });
 
     it('stops reading after 1 MiB', async () => {
@@ -183,7 +194,10 @@ describe('checks: simpletcp', function () {
       const s = keep(await tcpServer(ADDR.simpletcp, { onRequest: (_q, sock) => sock.write(line.repeat(2048)) }));
       const r = await runProbe(spec(s.port, { timeoutMs: 5000 }));
       assert.equal(r.up, false);
-      assert.match(r.reason, /^simpletcp: no line matched receive \(1024 lines, first "x+…"\) in the first 1048576 bytes$/);
+      assert.match(
+        r.reason,
+        /^simpletcp: no line matched receive \(1024 lines, first "x+…"\) in the first 1048576 bytes$/,
+      );
     });
   });
 
@@ -212,7 +226,10 @@ describe('checks: simpletcp', function () {
     it('is down at the deadline when replies do not match (a datagram service never closes)', async () => {
       const s = keep(await udpServer(ADDR.simpletcp, () => 'status: down\n'));
       const r = await runProbe(udpSpec(s.port, { timeoutMs: 1000 }));
-      assert.deepEqual([r.up, r.reason], [false, 'simpletcp (udp): no line matched receive (1 line, first "status: down"); timed out after 1 s']);
+      assert.deepEqual(
+        [r.up, r.reason],
+        [false, 'simpletcp (udp): no line matched receive (1 line, first "status: down"); timed out after 1 s'],
+      );
     });
 
     it('is down at the deadline when the server is silent', async () => {

@@ -122,7 +122,13 @@ describe('checks: sip (real SIPp)', function () {
     const log = readFileSync(servers.ok.messageLog, 'latin1');
     const received = log.split(/-{10,}.*\n/).find((m) => m.includes('OPTIONS sip:stdout-probe@127.30.4.1 SIP/2.0'));
     assert.ok(received, 'SIPp did not log the request');
-    for (const header of ['Max-Forwards: 70', 'From: <sip:stdout-probe@127.30.4.1>;tag=1928301774', 'CSeq: 63104 OPTIONS', 'Accept: application/sdp', 'Content-Length: 0']) {
+    for (const header of [
+      'Max-Forwards: 70',
+      'From: <sip:stdout-probe@127.30.4.1>;tag=1928301774',
+      'CSeq: 63104 OPTIONS',
+      'Accept: application/sdp',
+      'Content-Length: 0',
+    ]) {
       assert.ok(received.includes(header), `missing ${header}`);
     }
   });
@@ -142,7 +148,10 @@ describe('checks: sip (real SIPp)', function () {
     assert.deepEqual([s.udp, s.user], [true, USER]);
     const r = await runProbe(s);
     assert.deepEqual([r.up, r.reason], [true, 'SIP/2.0 200 OK']);
-    const tcp = await specFromConfig('sip', cf.replace('protocol=udp', 'protocol=tcp').replace(`:${servers.ok.port} `, `:${servers.okTcp.port} `));
+    const tcp = await specFromConfig(
+      'sip',
+      cf.replace('protocol=udp', 'protocol=tcp').replace(`:${servers.ok.port} `, `:${servers.okTcp.port} `),
+    );
     assert.equal(tcp.udp, false);
     assert.equal((await runProbe(tcp)).up, true);
   });

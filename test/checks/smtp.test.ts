@@ -41,7 +41,13 @@ function startSmtp(host: string, options: SMTPServerOptions): Promise<Running> {
   });
 }
 
-const spec = (port: number, o: Partial<SmtpSpec> = {}): SmtpSpec => ({ kind: 'smtp', host: ADDR.smtp, port, timeoutMs: 5000, ...o });
+const spec = (port: number, o: Partial<SmtpSpec> = {}): SmtpSpec => ({
+  kind: 'smtp',
+  host: ADDR.smtp,
+  port,
+  timeoutMs: 5000,
+  ...o,
+});
 
 describe('checks: smtp against smtp-server', function () {
   this.timeout(20_000);

@@ -30,7 +30,15 @@ describe('checks: sql negotiate', function () {
   describe('mysql (MariaDB)', () => {
     let db: MariaDb | undefined;
     const spec = (over: Partial<SqlSpec> = {}): SqlSpec => ({
-      kind: 'mysql', host: MY, port: db!.port, user: 'ldcheck', password: PASSWORD, database: 'ldtest', query: 'SELECT * FROM health', timeoutMs: 5000, ...over,
+      kind: 'mysql',
+      host: MY,
+      port: db!.port,
+      user: 'ldcheck',
+      password: PASSWORD,
+      database: 'ldtest',
+      query: 'SELECT * FROM health',
+      timeoutMs: 5000,
+      ...over,
     });
 
     before(async function () {
@@ -81,7 +89,10 @@ describe('checks: sql negotiate', function () {
         const r = await runProbe(spec({ timeoutMs: 1000 }));
         assert.deepEqual([r.up, r.reason], [false, 'timed out after 1 s']);
         // Our end of the connection is gone (the frozen server still holds its end).
-        assert.ok(await eventually(() => !tcpSocketsTo(MY, db!.port).some((s) => s.state === '01')), 'the check left its connection established');
+        assert.ok(
+          await eventually(() => !tcpSocketsTo(MY, db!.port).some((s) => s.state === '01')),
+          'the check left its connection established',
+        );
       } finally {
         db!.thaw();
       }
@@ -114,7 +125,15 @@ describe('checks: sql negotiate', function () {
   describe('pgsql (PostgreSQL)', () => {
     let pg: Postgres | undefined;
     const spec = (over: Partial<SqlSpec> = {}): SqlSpec => ({
-      kind: 'pgsql', host: PG, port: pg!.port, user: 'ldcheck', password: PASSWORD, database: 'ldtest', query: 'SELECT * FROM health', timeoutMs: 5000, ...over,
+      kind: 'pgsql',
+      host: PG,
+      port: pg!.port,
+      user: 'ldcheck',
+      password: PASSWORD,
+      database: 'ldtest',
+      query: 'SELECT * FROM health',
+      timeoutMs: 5000,
+      ...over,
     });
 
     before(async function () {
@@ -173,13 +192,29 @@ describe('checks: sql negotiate', function () {
   describe('pgsql against a server that only accepts TLS (pg_hba hostssl)', () => {
     let pg: Postgres | undefined;
     const spec = (over: Partial<SqlSpec> = {}): SqlSpec => ({
-      kind: 'pgsql', host: PG_TLS, port: pg!.port, user: 'ldcheck', password: PASSWORD, database: 'ldtest', query: 'SELECT * FROM health', timeoutMs: 5000, ...over,
+      kind: 'pgsql',
+      host: PG_TLS,
+      port: pg!.port,
+      user: 'ldcheck',
+      password: PASSWORD,
+      database: 'ldtest',
+      query: 'SELECT * FROM health',
+      timeoutMs: 5000,
+      ...over,
     });
     before(async function () {
       requirePart(this, Postgres.missing());
       const cert = await selfSigned('postgres.test');
       if (typeof cert === 'string') return requirePart(this, cert);
-      pg = await Postgres.start({ host: PG_TLS, user: 'ldcheck', password: PASSWORD, database: 'ldtest', setup, tls: cert, hba: ['hostnossl all all 0.0.0.0/0 reject'] });
+      pg = await Postgres.start({
+        host: PG_TLS,
+        user: 'ldcheck',
+        password: PASSWORD,
+        database: 'ldtest',
+        setup,
+        tls: cert,
+        hba: ['hostnossl all all 0.0.0.0/0 reject'],
+      });
       return undefined;
     });
     after(async () => {
@@ -198,7 +233,16 @@ describe('checks: sql negotiate', function () {
   });
 
   it('oracle is refused (the parser rejects it first)', async () => {
-    const r = await runProbe({ kind: 'oracle', host: MY, port: 1521, user: 'u', password: 'p', database: 'd', query: 'SELECT 1 FROM DUAL', timeoutMs: 1000 });
+    const r = await runProbe({
+      kind: 'oracle',
+      host: MY,
+      port: 1521,
+      user: 'u',
+      password: 'p',
+      database: 'd',
+      query: 'SELECT 1 FROM DUAL',
+      timeoutMs: 1000,
+    });
     assert.deepEqual([r.up, r.reason], [false, 'service=oracle negotiate checks are not supported']);
   });
 });

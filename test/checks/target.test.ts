@@ -10,8 +10,23 @@ import { parseServices, servicesLookup, type Resolver } from '../../src/parser/r
 import { negotiateSpec, watchFor, type Watch } from '../../src/checks/target';
 import type { ExternalSpec, HttpSpec, PingSpec, ProbeSpec, SqlSpec } from '../../src/checks/types';
 
-const SERVICES = servicesLookup(parseServices(['http 80/tcp www', 'https 443/tcp', 'domain 53/udp', 'domain 53/tcp', 'mysql 3306/tcp', 'squid 3128/tcp', 'postgresql 5432/tcp'].join('\n')));
-const HOSTS: Record<string, { 4?: string; 6?: string }> = { 'web1.test': { 4: '10.1.0.1' }, 'www.example.com': { 4: '10.9.9.9' } };
+const SERVICES = servicesLookup(
+  parseServices(
+    [
+      'http 80/tcp www',
+      'https 443/tcp',
+      'domain 53/udp',
+      'domain 53/tcp',
+      'mysql 3306/tcp',
+      'squid 3128/tcp',
+      'postgresql 5432/tcp',
+    ].join('\n'),
+  ),
+);
+const HOSTS: Record<string, { 4?: string; 6?: string }> = {
+  'web1.test': { 4: '10.1.0.1' },
+  'www.example.com': { 4: '10.9.9.9' },
+};
 
 const resolver: Resolver = {
   async host(name, family) {
@@ -46,7 +61,16 @@ const lines = (...l: string[]) => l.join('\n') + '\n';
 describe('checks: spec builder (Perl ld_setup / ld_checkport / _check_real)', () => {
   describe('HTTP URLs (spec §3.6)', () => {
     it('builds <schema>://<real>:<checkport>/<request without leading slash>', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:80', '\treal=10.1.0.1:8080 masq', '\tservice=http', '\trequest="/health/check.html"', '\treceive="alive"', '\tchecktype=negotiate'));
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:80',
+          '\treal=10.1.0.1:8080 masq',
+          '\tservice=http',
+          '\trequest="/health/check.html"',
+          '\treceive="alive"',
+          '\tchecktype=negotiate',
+        ),
+      );
       const s = http(w.get('tcp:10.0.0.1:80 10.1.0.1:8080'));
       assert.equal(s.url, 'http://10.1.0.1:8080/health/check.html');
       assert.equal(s.method, 'GET');
@@ -57,7 +81,16 @@ describe('checks: spec builder (Perl ld_setup / ld_checkport / _check_real)', ()
     });
 
     it('uses the virtualhost as the Host header, and httpmethod', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:80', '\treal=10.1.0.1:80 gate', '\tservice=http', '\tvirtualhost=www.example.com', '\thttpmethod=HEAD', '\tnegotiatetimeout=4'));
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:80',
+          '\treal=10.1.0.1:80 gate',
+          '\tservice=http',
+          '\tvirtualhost=www.example.com',
+          '\thttpmethod=HEAD',
+          '\tnegotiatetimeout=4',
+        ),
+      );
       const s = http(w.get('tcp:10.0.0.1:80 10.1.0.1:80'));
       assert.equal(s.hostHeader, 'www.example.com');
       assert.equal(s.method, 'HEAD');
@@ -66,12 +99,29 @@ describe('checks: spec builder (Perl ld_setup / ld_checkport / _check_real)', ()
     });
 
     it('https uses the https schema and the checkport', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:443', '\treal=10.1.0.1:443 gate', '\tservice=https', '\tcheckport=8443', '\trequest="/"'));
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:443',
+          '\treal=10.1.0.1:443 gate',
+          '\tservice=https',
+          '\tcheckport=8443',
+          '\trequest="/"',
+        ),
+      );
       assert.equal(http(w.get('tcp:10.0.0.1:443 10.1.0.1:443')).url, 'https://10.1.0.1:8443/');
     });
 
     it('a per-real "request", "receive" replaces the virtual ones for that real only', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:80', '\treal=10.1.0.1:80 gate "status.html", "GOOD"', '\treal=10.1.0.2:80 gate', '\tservice=http', '\trequest="/index.html"', '\treceive="Welcome"'));
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:80',
+          '\treal=10.1.0.1:80 gate "status.html", "GOOD"',
+          '\treal=10.1.0.2:80 gate',
+          '\tservice=http',
+          '\trequest="/index.html"',
+          '\treceive="Welcome"',
+        ),
+      );
       const own = http(w.get('tcp:10.0.0.1:80 10.1.0.1:80'));
       assert.equal(own.url, 'http://10.1.0.1:80/status.html');
       assert.ok(own.receive!.test('GOOD') && !own.receive!.test('Welcome'));
@@ -81,24 +131,50 @@ describe('checks: spec builder (Perl ld_setup / ld_checkport / _check_real)', ()
     });
 
     it('a per-real request with a leading slash keeps its receive (W-3 fixed)', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:80', '\treal=10.1.0.1:80 gate "/own.html", "MINE"', '\tservice=http', '\trequest="/index.html"', '\treceive="Welcome"'));
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:80',
+          '\treal=10.1.0.1:80 gate "/own.html", "MINE"',
+          '\tservice=http',
+          '\trequest="/index.html"',
+          '\treceive="Welcome"',
+        ),
+      );
       const s = http(w.get('tcp:10.0.0.1:80 10.1.0.1:80'));
       assert.equal(s.url, 'http://10.1.0.1:80/own.html');
       assert.ok(s.receive!.test('MINE'));
     });
 
     it('a per-real absolute URL is used as is', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:80', '\treal=10.1.0.1:80 gate "http://status.example.test:8000/ping?x=1", "pong"', '\tservice=http'));
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:80',
+          '\treal=10.1.0.1:80 gate "http://status.example.test:8000/ping?x=1", "pong"',
+          '\tservice=http',
+        ),
+      );
       assert.equal(http(w.get('tcp:10.0.0.1:80 10.1.0.1:80')).url, 'http://status.example.test:8000/ping?x=1');
     });
 
     it('a virtual request that looks like a URL is still a path (only http_proxy takes it whole)', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:80', '\treal=10.1.0.1:80 gate', '\tservice=http', '\trequest="http://elsewhere.test/"'));
+      const w = await watches(
+        lines('virtual=10.0.0.1:80', '\treal=10.1.0.1:80 gate', '\tservice=http', '\trequest="http://elsewhere.test/"'),
+      );
       assert.equal(http(w.get('tcp:10.0.0.1:80 10.1.0.1:80')).url, 'http://10.1.0.1:80/http://elsewhere.test/');
     });
 
     it('http_proxy: the virtual request is the absolute URL, the real is the proxy, no Host override', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:3128', '\treal=10.1.0.1:3128 gate', '\treal=10.1.0.2:3128 gate "health", "OK"', '\treal=10.1.0.3:3128 gate "http://abs.test/p", "OK"', '\tservice=http_proxy', '\trequest="http://www.example.com/probe"', '\treceive="It works"'));
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:3128',
+          '\treal=10.1.0.1:3128 gate',
+          '\treal=10.1.0.2:3128 gate "health", "OK"',
+          '\treal=10.1.0.3:3128 gate "http://abs.test/p", "OK"',
+          '\tservice=http_proxy',
+          '\trequest="http://www.example.com/probe"',
+          '\treceive="It works"',
+        ),
+      );
       const s = http(w.get('tcp:10.0.0.1:3128 10.1.0.1:3128'));
       assert.equal(s.url, 'http://www.example.com/probe');
       assert.equal(s.proxy, 'http://10.1.0.1:3128/');
@@ -112,12 +188,16 @@ describe('checks: spec builder (Perl ld_setup / ld_checkport / _check_real)', ()
     });
 
     it('port 3128 defaults to service http_proxy', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:3128', '\treal=10.1.0.1:3128 gate', '\trequest="http://www.example.com/"'));
+      const w = await watches(
+        lines('virtual=10.0.0.1:3128', '\treal=10.1.0.1:3128 gate', '\trequest="http://www.example.com/"'),
+      );
       assert.equal(http(w.get('tcp:10.0.0.1:3128 10.1.0.1:3128')).proxy, 'http://10.1.0.1:3128/');
     });
 
     it('IPv6 reals are bracketed in the URL and the Host header', async () => {
-      const w = await watches(lines('virtual6=[2001:db8::1]:80', '\treal6=[2001:db8::10]:8080 masq', '\tservice=http', '\trequest="/hc"'));
+      const w = await watches(
+        lines('virtual6=[2001:db8::1]:80', '\treal6=[2001:db8::10]:8080 masq', '\tservice=http', '\trequest="/hc"'),
+      );
       const s = http(w.get('tcp:[2001:db8::1]:80 2001:db8::10:8080'));
       assert.equal(s.url, 'http://[2001:db8::10]:8080/hc');
       assert.equal(s.hostHeader, '[2001:db8::10]');
@@ -126,16 +206,51 @@ describe('checks: spec builder (Perl ld_setup / ld_checkport / _check_real)', ()
 
   describe('check port (ld_checkport)', () => {
     it('checkport, else the real port, else the service default port', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:80', '\treal=10.1.0.1:8080 gate', '\tservice=http', '', 'virtual=10.0.0.2:80', '\treal=10.1.0.2:8080 gate', '\tservice=http', '\tcheckport=9000', '', 'virtual=7', '\treal=10.1.0.3 gate', '\tservice=mysql', '\tlogin="u"', '\tpasswd="p"', '\tdatabase="d"', '\trequest="SELECT 1"'));
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:80',
+          '\treal=10.1.0.1:8080 gate',
+          '\tservice=http',
+          '',
+          'virtual=10.0.0.2:80',
+          '\treal=10.1.0.2:8080 gate',
+          '\tservice=http',
+          '\tcheckport=9000',
+          '',
+          'virtual=7',
+          '\treal=10.1.0.3 gate',
+          '\tservice=mysql',
+          '\tlogin="u"',
+          '\tpasswd="p"',
+          '\tdatabase="d"',
+          '\trequest="SELECT 1"',
+        ),
+      );
       assert.equal(http(w.get('tcp:10.0.0.1:80 10.1.0.1:8080')).url, 'http://10.1.0.1:8080/');
       assert.equal(http(w.get('tcp:10.0.0.2:80 10.1.0.2:8080')).url, 'http://10.1.0.2:9000/');
       const sql = probe(w.get('fwm:7 10.1.0.3:0')) as SqlSpec;
-      assert.deepEqual(sql, { kind: 'mysql', host: '10.1.0.3', port: 3306, user: 'u', password: 'p', database: 'd', query: 'SELECT 1', timeoutMs: 30_000 });
+      assert.deepEqual(sql, {
+        kind: 'mysql',
+        host: '10.1.0.3',
+        port: 3306,
+        user: 'u',
+        password: 'p',
+        database: 'd',
+        query: 'SELECT 1',
+        timeoutMs: 30_000,
+      });
     });
 
     it('connect checks use the check port and checktimeout', async () => {
-      const w = await watches(lines('checktimeout=3', 'virtual=10.0.0.1:80', '\treal=10.1.0.1 gate', '\tchecktype=connect', '\tcheckport=81'));
-      assert.deepEqual(probe(w.get('tcp:10.0.0.1:80 10.1.0.1:0')), { kind: 'connect', host: '10.1.0.1', port: 81, timeoutMs: 3000 });
+      const w = await watches(
+        lines('checktimeout=3', 'virtual=10.0.0.1:80', '\treal=10.1.0.1 gate', '\tchecktype=connect', '\tcheckport=81'),
+      );
+      assert.deepEqual(probe(w.get('tcp:10.0.0.1:80 10.1.0.1:0')), {
+        kind: 'connect',
+        host: '10.1.0.1',
+        port: 81,
+        timeoutMs: 3000,
+      });
     });
 
     it('a real without a port on a TCP virtual is checked on the service default port', async () => {
@@ -148,27 +263,69 @@ describe('checks: spec builder (Perl ld_setup / ld_checkport / _check_real)', ()
     it('pgsql: login, password, database and the request without its slash; a per-real request wins', async () => {
       // (No digit after a space in that per-real query: Perl, and so the parser, would take
       // it for the weight.)
-      const w = await watches(lines('virtual=10.0.0.1:5432', '\treal=10.1.0.1:5432 gate', '\treal=10.1.0.2:5432 gate "SELECT id FROM t", "x"', '\tservice=pgsql', '\tlogin="check"', '\tpasswd="pw"', '\tdatabase="app"', '\trequest="SELECT 1 FROM t"'));
-      assert.deepEqual(probe(w.get('tcp:10.0.0.1:5432 10.1.0.1:5432')), { kind: 'pgsql', host: '10.1.0.1', port: 5432, user: 'check', password: 'pw', database: 'app', query: 'SELECT 1 FROM t', timeoutMs: 30_000 });
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:5432',
+          '\treal=10.1.0.1:5432 gate',
+          '\treal=10.1.0.2:5432 gate "SELECT id FROM t", "x"',
+          '\tservice=pgsql',
+          '\tlogin="check"',
+          '\tpasswd="pw"',
+          '\tdatabase="app"',
+          '\trequest="SELECT 1 FROM t"',
+        ),
+      );
+      assert.deepEqual(probe(w.get('tcp:10.0.0.1:5432 10.1.0.1:5432')), {
+        kind: 'pgsql',
+        host: '10.1.0.1',
+        port: 5432,
+        user: 'check',
+        password: 'pw',
+        database: 'app',
+        query: 'SELECT 1 FROM t',
+        timeoutMs: 30_000,
+      });
       assert.equal((probe(w.get('tcp:10.0.0.1:5432 10.1.0.2:5432')) as SqlSpec).query, 'SELECT id FROM t');
     });
   });
 
   describe('external checks', () => {
     it('args are vip vport rip rport', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:80', '\treal=10.1.0.1:8080 gate', '\tchecktype=external', '\tcheckcommand="/usr/local/bin/check web"', '\tchecktimeout=7'));
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:80',
+          '\treal=10.1.0.1:8080 gate',
+          '\tchecktype=external',
+          '\tcheckcommand="/usr/local/bin/check web"',
+          '\tchecktimeout=7',
+        ),
+      );
       assert.deepEqual(probe(w.get('tcp:10.0.0.1:80 10.1.0.1:8080')), {
-        kind: 'external', command: '/usr/local/bin/check web', args: ['10.0.0.1', '80', '10.1.0.1', '8080'], interpreter: null, timeoutMs: 7000,
+        kind: 'external',
+        command: '/usr/local/bin/check web',
+        args: ['10.0.0.1', '80', '10.1.0.1', '8080'],
+        interpreter: null,
+        timeoutMs: 7000,
       } satisfies ExternalSpec);
     });
 
     it('fwmark: the mark as vip and 0 as vport; a real without a port gets 0', async () => {
-      const w = await watches(lines('virtual=42', '\treal=10.1.0.1 gate', '\tchecktype=external', '\tcheckcommand=/bin/true'));
+      const w = await watches(
+        lines('virtual=42', '\treal=10.1.0.1 gate', '\tchecktype=external', '\tcheckcommand=/bin/true'),
+      );
       assert.deepEqual((probe(w.get('fwm:42 10.1.0.1:0')) as ExternalSpec).args, ['42', '0', '10.1.0.1', '0']);
     });
 
     it('IPv6 addresses in brackets; external-perl runs the file with perl', async () => {
-      const w = await watches(lines('virtual6=[2001:db8::1]:53', '\treal6=[2001:db8::10]:5353 masq', '\tprotocol=udp', '\tchecktype=external-perl', '\tcheckcommand=/etc/ha.d/check.pl'));
+      const w = await watches(
+        lines(
+          'virtual6=[2001:db8::1]:53',
+          '\treal6=[2001:db8::10]:5353 masq',
+          '\tprotocol=udp',
+          '\tchecktype=external-perl',
+          '\tcheckcommand=/etc/ha.d/check.pl',
+        ),
+      );
       const s = probe(w.get('udp:[2001:db8::1]:53 2001:db8::10:5353')) as ExternalSpec;
       assert.deepEqual(s.args, ['[2001:db8::1]', '53', '[2001:db8::10]', '5353']);
       assert.equal(s.interpreter, 'perl');
@@ -178,17 +335,47 @@ describe('checks: spec builder (Perl ld_setup / ld_checkport / _check_real)', ()
 
   describe('dispatch (_check_real)', () => {
     it('checktype=connect on a UDP virtual is a ping, with checkcount attempts of checktimeout each', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:53', '\treal=10.1.0.1:53 gate', '\tprotocol=udp', '\tchecktype=connect', '\tchecktimeout=2', '\tcheckcount=3'));
-      assert.deepEqual(probe(w.get('udp:10.0.0.1:53 10.1.0.1:53')), { kind: 'ping', host: '10.1.0.1', ipv6: false, count: 3, timeoutMs: 6000 } satisfies PingSpec);
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:53',
+          '\treal=10.1.0.1:53 gate',
+          '\tprotocol=udp',
+          '\tchecktype=connect',
+          '\tchecktimeout=2',
+          '\tcheckcount=3',
+        ),
+      );
+      assert.deepEqual(probe(w.get('udp:10.0.0.1:53 10.1.0.1:53')), {
+        kind: 'ping',
+        host: '10.1.0.1',
+        ipv6: false,
+        count: 3,
+        timeoutMs: 6000,
+      } satisfies PingSpec);
     });
 
     it('checktype=ping on IPv6', async () => {
       const w = await watches(lines('virtual6=[2001:db8::1]:80', '\treal6=[2001:db8::10]:80 gate', '\tchecktype=ping'));
-      assert.deepEqual(probe(w.get('tcp:[2001:db8::1]:80 2001:db8::10:80')), { kind: 'ping', host: '2001:db8::10', ipv6: true, count: 1, timeoutMs: 5000 } satisfies PingSpec);
+      assert.deepEqual(probe(w.get('tcp:[2001:db8::1]:80 2001:db8::10:80')), {
+        kind: 'ping',
+        host: '2001:db8::10',
+        ipv6: true,
+        count: 1,
+        timeoutMs: 5000,
+      } satisfies PingSpec);
     });
 
     it('checktype=N: N connect checks (checktimeout) between negotiate checks (negotiatetimeout)', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:80', '\treal=10.1.0.1:80 gate', '\tservice=http', '\tchecktype=3', '\tchecktimeout=2', '\tnegotiatetimeout=9'));
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:80',
+          '\treal=10.1.0.1:80 gate',
+          '\tservice=http',
+          '\tchecktype=3',
+          '\tchecktimeout=2',
+          '\tnegotiatetimeout=9',
+        ),
+      );
       const c = w.get('tcp:10.0.0.1:80 10.1.0.1:80');
       assert.ok(c && c.mode === 'combined');
       assert.equal(c.every, 3);
@@ -198,7 +385,17 @@ describe('checks: spec builder (Perl ld_setup / ld_checkport / _check_real)', ()
     });
 
     it('checktype=N on a UDP virtual connects a datagram socket', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:53', '\treal=10.1.0.1:53 gate', '\tprotocol=udp', '\tservice=dns', '\trequest="a.test"', '\treceive="10.0.0.1"', '\tchecktype=2'));
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:53',
+          '\treal=10.1.0.1:53 gate',
+          '\tprotocol=udp',
+          '\tservice=dns',
+          '\trequest="a.test"',
+          '\treceive="10.0.0.1"',
+          '\tchecktype=2',
+        ),
+      );
       const c = w.get('udp:10.0.0.1:53 10.1.0.1:53');
       assert.ok(c && c.mode === 'combined');
       assert.equal((c.connect as { udp?: boolean }).udp, true);
@@ -206,19 +403,45 @@ describe('checks: spec builder (Perl ld_setup / ld_checkport / _check_real)', ()
     });
 
     it('checktype=on and off are not probes; service none negotiates to "none"', async () => {
-      const w = await watches(lines('virtual=10.0.0.1:81', '\treal=10.1.0.1:81 gate', '\tchecktype=on', '', 'virtual=10.0.0.2:81', '\treal=10.1.0.2:81 gate', '\tchecktype=off', '', 'virtual=10.0.0.3:81', '\treal=10.1.0.3:81 gate', '\tchecktype=negotiate'));
+      const w = await watches(
+        lines(
+          'virtual=10.0.0.1:81',
+          '\treal=10.1.0.1:81 gate',
+          '\tchecktype=on',
+          '',
+          'virtual=10.0.0.2:81',
+          '\treal=10.1.0.2:81 gate',
+          '\tchecktype=off',
+          '',
+          'virtual=10.0.0.3:81',
+          '\treal=10.1.0.3:81 gate',
+          '\tchecktype=negotiate',
+        ),
+      );
       assert.deepEqual(w.get('tcp:10.0.0.1:81 10.1.0.1:81'), { mode: 'on' });
       assert.deepEqual(w.get('tcp:10.0.0.2:81 10.1.0.2:81'), { mode: 'off' });
       assert.equal(probe(w.get('tcp:10.0.0.3:81 10.1.0.3:81')).kind, 'none');
     });
 
     it('the timeouts are mutual defaults (a virtual negotiatetimeout beats the global checktimeout)', async () => {
-      const w = await watches(lines('checktimeout=10', 'virtual=10.0.0.1:80', '\treal=10.1.0.1:80 gate', '\tchecktype=connect', '\tnegotiatetimeout=3'));
+      const w = await watches(
+        lines(
+          'checktimeout=10',
+          'virtual=10.0.0.1:80',
+          '\treal=10.1.0.1:80 gate',
+          '\tchecktype=connect',
+          '\tnegotiatetimeout=3',
+        ),
+      );
       assert.equal(probe(w.get('tcp:10.0.0.1:80 10.1.0.1:80')).timeoutMs, 3000);
     });
 
     it('negotiateSpec is what a negotiate watch probes', async () => {
-      const cfg = await parseConfig(lines('virtual=10.0.0.1:80', '\treal=10.1.0.1:80 gate', '\tservice=http'), 't.cf', { resolver, hostname: 'h', checkFiles: false });
+      const cfg = await parseConfig(lines('virtual=10.0.0.1:80', '\treal=10.1.0.1:80 gate', '\tservice=http'), 't.cf', {
+        resolver,
+        hostname: 'h',
+        checkFiles: false,
+      });
       const v = cfg.virtuals[0]!;
       assert.deepEqual(JSON.stringify(negotiateSpec(v, v.reals[0]!)), JSON.stringify(probe(watchFor(v, v.reals[0]!))));
     });

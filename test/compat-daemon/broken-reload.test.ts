@@ -31,7 +31,8 @@ ${last}`;
     const good = body('');
     // The error is in the virtual block, after its reals.
     const broken = body('\tnosuchdirective=1\n');
-    const W1 = 'W-1 (README: status and stop work from the pid file with a broken config, and never delete a running daemon\'s pid file)';
+    const W1 =
+      "W-1 (README: status and stop work from the pid file with a broken config, and never delete a running daemon's pid file)";
     const W14 = 'W-14 (README: a reload parses the whole new file first; an invalid file changes nothing)';
     await check(this, {
       name: 'broken-reload',
@@ -46,14 +47,25 @@ ${last}`;
           async (c) => {
             for (const s of c.sides) s.writeConfig(broken);
             const [p, o] = await c.both('reload');
-            if (p.code !== 2 || o.code !== 2) c.problem(`reload of a broken config: exit codes perl ${p.code} ours ${o.code} (2 expected from both)\n    perl: ${p.stderr}\n    ours: ${o.stderr}`);
+            if (p.code !== 2 || o.code !== 2)
+              c.problem(
+                `reload of a broken config: exit codes perl ${p.code} ours ${o.code} (2 expected from both)\n    perl: ${p.stderr}\n    ours: ${o.stderr}`,
+              );
             // W-1: Perl's reload deleted its running daemon's pid file; ours leaves it.
-            if (existsSync(c.perl.pidFile)) c.problem(`${W1}: Perl's reload of a broken config was expected to delete ${c.perl.pidFile}`);
-            if (!existsSync(c.ours.pidFile) || c.ours.daemonPid() === null) c.problem(`${W1}: our reload of a broken config must leave the pid file of the running daemon`);
+            if (existsSync(c.perl.pidFile))
+              c.problem(`${W1}: Perl's reload of a broken config was expected to delete ${c.perl.pidFile}`);
+            if (!existsSync(c.ours.pidFile) || c.ours.daemonPid() === null)
+              c.problem(`${W1}: our reload of a broken config must leave the pid file of the running daemon`);
             // And status, which parses the config first: Perl fails (2), ours answers from the pid file.
             const st = await c.statusOf();
-            if (st.perl.code !== 2 || !st.perl.stderr.includes('Unknown command')) c.problem(`${W1}: Perl's status with the broken config was expected to fail with exit 2: ${JSON.stringify(st.perl)}`);
-            if (st.ours.code !== 0 || !/is running with pid: <PID>/.test(st.ours.stderr)) c.problem(`${W1}: our status with the broken config must still say running (exit 0): ${JSON.stringify(st.ours)}`);
+            if (st.perl.code !== 2 || !st.perl.stderr.includes('Unknown command'))
+              c.problem(
+                `${W1}: Perl's status with the broken config was expected to fail with exit 2: ${JSON.stringify(st.perl)}`,
+              );
+            if (st.ours.code !== 0 || !/is running with pid: <PID>/.test(st.ours.stderr))
+              c.problem(
+                `${W1}: our status with the broken config must still say running (exit 0): ${JSON.stringify(st.ours)}`,
+              );
           },
           { moves: false },
         ),
@@ -83,7 +95,11 @@ ${last}`;
           table: { perl: [`-a -t 10.40.8.1:80 -r ${ip(3)}:8080 -m -w 2`], ours: [] },
           log: { perl: [], ours: [`Deleted real server: ${ip(3)}:8080 (10.40.8.1:80)`] },
         },
-        { ref: W14, at: ['HUP with the config fixed'], log: { perl: [`Deleted real server: ${ip(3)}:8080 (10.40.8.1:80)`], ours: [] } },
+        {
+          ref: W14,
+          at: ['HUP with the config fixed'],
+          log: { perl: [`Deleted real server: ${ip(3)}:8080 (10.40.8.1:80)`], ours: [] },
+        },
       ],
     });
   });

@@ -20,21 +20,30 @@ export async function check(ctx: Mocha.Context, sc: Scenario, more: (string | nu
   requirePart(ctx, missingPerlDaemon());
   for (const m of more) requirePart(ctx, m);
   const out = await runScenario(sc);
-  // eslint-disable-next-line no-console
   for (const n of out.notes) console.log(`      ${n}`);
-  // eslint-disable-next-line no-console
   console.log(`      (${(out.elapsedMs / 1000).toFixed(1)} s)`);
-  assert.ok(out.problems.length === 0, `${out.problems.length} difference(s) from the Perl original:\n\n${out.problems.join('\n\n')}`);
+  assert.ok(
+    out.problems.length === 0,
+    `${out.problems.length} difference(s) from the Perl original:\n\n${out.problems.join('\n\n')}`,
+  );
 }
 
-export const step = (name: string, act: (c: Ctx) => Promise<void>, more: Partial<Step> = {}): Step => ({ name, act, ...more });
+export const step = (name: string, act: (c: Ctx) => Promise<void>, more: Partial<Step> = {}): Step => ({
+  name,
+  act,
+  ...more,
+});
 
 /**
  * The common fault script for a virtual whose reals are 127.40.<net>.2 and .3 (and which
  * has a fallback): .3 down, .2 down too (fallback in), .2 back (fallback out), .3 back.
  * `ours` optionally anchors this daemon's table at each checkpoint.
  */
-export function faults(net: number, port: number, opts: { ours?: Partial<Record<'one down' | 'all down' | 'one back' | 'all back', string[]>> } = {}): Step[] {
+export function faults(
+  net: number,
+  port: number,
+  opts: { ours?: Partial<Record<'one down' | 'all down' | 'one back' | 'all back', string[]>> } = {},
+): Step[] {
   const r2 = `127.40.${net}.2:${port}`;
   const r3 = `127.40.${net}.3:${port}`;
   const ours = opts.ours ?? {};

@@ -23,7 +23,10 @@ describe('side-by-side comparison rules', () => {
         '[Sat Nov 21 10:50:06 2026|a.cf|12] Resetting soft failure count: 127.0.0.2:80 (tcp:10.0.0.1:80)',
         '[Sat Nov  1 10:50:06 2026|a.cf|12] Readd Quiescent real server: 127.0.0.2:80 (10.0.0.1:80) (Weight set to 0)',
       ]),
-      ['Added real server: 127.0.0.2:80 (10.0.0.1:80) (Weight set to 1)', 'Readd Quiescent real server: 127.0.0.2:80 (10.0.0.1:80) (Weight set to 0)'],
+      [
+        'Added real server: 127.0.0.2:80 (10.0.0.1:80) (Weight set to 1)',
+        'Readd Quiescent real server: 127.0.0.2:80 (10.0.0.1:80) (Weight set to 0)',
+      ],
     );
   });
 
@@ -43,7 +46,10 @@ describe('side-by-side comparison rules', () => {
       `Deleted ${F}`,
       'Added real server: 127.0.0.3:8080 (10.0.0.1:80) (Weight set to 5)',
     ];
-    assert.deepEqual(reduceFlap(lines), ['Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)', 'Added real server: 127.0.0.3:8080 (10.0.0.1:80) (Weight set to 5)']);
+    assert.deepEqual(reduceFlap(lines), [
+      'Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)',
+      'Added real server: 127.0.0.3:8080 (10.0.0.1:80) (Weight set to 5)',
+    ]);
   });
 
   it('reduces the quiescent=yes flap: add+quiesce+restore is an add, add+quiesce a weight-0 placement', () => {
@@ -74,7 +80,10 @@ describe('side-by-side comparison rules', () => {
         'Readd Quiescent real server: 127.0.0.9:8080 (10.0.0.1:80) (Weight set to 0)',
         'Restored real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)',
       ]),
-      ['Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)', 'Readd Quiescent real server: 127.0.0.9:8080 (10.0.0.1:80) (Weight set to 0)'],
+      [
+        'Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)',
+        'Readd Quiescent real server: 127.0.0.9:8080 (10.0.0.1:80) (Weight set to 0)',
+      ],
     );
   });
 

@@ -49,7 +49,7 @@ function svcKey(svc: string): string {
 
 /** Services first (by name), then each service's destinations (by address). */
 export function sortTable(lines: string[]): NTable {
-  const svcOf = (l: string) => (/^-[aA] (-[tuf] \S+(?: -6)?)/.exec(l)?.[1] ?? l);
+  const svcOf = (l: string) => /^-[aA] (-[tuf] \S+(?: -6)?)/.exec(l)?.[1] ?? l;
   return [...lines].sort((a, b) => {
     const sa = svcOf(a);
     const sb = svcOf(b);
@@ -91,12 +91,15 @@ interface Event {
   line: string;
 }
 
-const EVENT = /^(Added|Deleted|Quiescent|Restored|Readd Quiescent) (real|fallback) server: (\S+) (?:mapped from (\S+) )?\((\S+)\)/;
+const EVENT =
+  /^(Added|Deleted|Quiescent|Restored|Readd Quiescent) (real|fallback) server: (\S+) (?:mapped from (\S+) )?\((\S+)\)/;
 
 function eventOf(line: string): Event {
   const m = EVENT.exec(line);
   if (!m) return { kind: 'P', key: line, line };
-  const kind = ({ Added: 'A', Deleted: 'D', Quiescent: 'Q', Restored: 'R', 'Readd Quiescent': 'RQ' } as const)[m[1] as 'Added'];
+  const kind = ({ Added: 'A', Deleted: 'D', Quiescent: 'Q', Restored: 'R', 'Readd Quiescent': 'RQ' } as const)[
+    m[1] as 'Added'
+  ];
   // One destination, whatever port the kernel shows it under (gate/ipip rewrite, W-6).
   const configured = m[4] ?? m[3]!;
   return { kind, key: `${m[2]} ${configured} (${m[5]})`, line };
@@ -157,13 +160,20 @@ export interface Deliberate {
 }
 
 /** Apply the replacements; a `perl` side that is not there is itself a finding. */
-export function expectFromPerl(perl: string[], diffs: { ref: string; perl: string[]; ours: string[] }[], what: string): { expected: string[]; problems: string[] } {
+export function expectFromPerl(
+  perl: string[],
+  diffs: { ref: string; perl: string[]; ours: string[] }[],
+  what: string,
+): { expected: string[]; problems: string[] } {
   const expected = [...perl];
   const problems: string[] = [];
   for (const d of diffs) {
     for (const l of d.perl) {
       const i = expected.indexOf(l);
-      if (i < 0) problems.push(`${d.ref}: Perl's ${what} was expected to show ${JSON.stringify(l)} (the documented original behaviour) but does not`);
+      if (i < 0)
+        problems.push(
+          `${d.ref}: Perl's ${what} was expected to show ${JSON.stringify(l)} (the documented original behaviour) but does not`,
+        );
       else expected.splice(i, 1);
     }
     expected.push(...d.ours);

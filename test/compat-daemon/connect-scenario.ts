@@ -45,7 +45,11 @@ virtual=${v3}
   const d = (v: string, r: string, fwd: string, w: number) => `-a -t ${v} -r ${r} ${fwd} -w ${w}`;
   const unmanaged = [`-A -t 10.40.${net}.99:80 -s rr`, `-a -t 10.40.${net}.99:80 -r ${ip(99)}:80 -m -w 1`];
   // Left behind by an earlier run (B.3): the scheduler, a weight and a stale real to fix.
-  const leftover = [`-A -t ${v1} -s rr`, `-a -t ${v1} -r ${ip(2)}:8080 -m -w 7`, `-a -t ${v1} -r ${ip(77)}:8080 -m -w 1`];
+  const leftover = [
+    `-A -t ${v1} -s rr`,
+    `-a -t ${v1} -r ${ip(2)}:8080 -m -w 7`,
+    `-a -t ${v1} -r ${ip(77)}:8080 -m -w 1`,
+  ];
   /** A real that is down: at weight 0 with quiescent=yes, absent with quiescent=no. */
   const down = (v: string, r: string) => (quiescent === 'yes' ? [d(v, r, '-m', 0)] : []);
   const fb = d(v1, `${ip(9)}:80`, '-g', 1);
@@ -67,19 +71,52 @@ virtual=${v3}
           await c.start();
           await c.status(0, 'running');
         },
-        { flap: true, ours: [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 1), r3(5), S2, d(v2, `${ip(4)}:8080`, '-m', 2)] },
+        {
+          flap: true,
+          ours: [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 1), r3(5), S2, d(v2, `${ip(4)}:8080`, '-m', 2)],
+        },
       ),
       ...faults(net, 8080, {
         ours: {
-          'one down': [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 1), ...down(v1, `${ip(3)}:8080`).map(th), S2, d(v2, `${ip(4)}:8080`, '-m', 2)],
-          'all down': [...unmanaged, S1, ...down(v1, `${ip(2)}:8080`), ...down(v1, `${ip(3)}:8080`).map(th), fb, S2, d(v2, `${ip(4)}:8080`, '-m', 2)],
-          'one back': [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 1), ...down(v1, `${ip(3)}:8080`).map(th), S2, d(v2, `${ip(4)}:8080`, '-m', 2)],
+          'one down': [
+            ...unmanaged,
+            S1,
+            d(v1, `${ip(2)}:8080`, '-m', 1),
+            ...down(v1, `${ip(3)}:8080`).map(th),
+            S2,
+            d(v2, `${ip(4)}:8080`, '-m', 2),
+          ],
+          'all down': [
+            ...unmanaged,
+            S1,
+            ...down(v1, `${ip(2)}:8080`),
+            ...down(v1, `${ip(3)}:8080`).map(th),
+            fb,
+            S2,
+            d(v2, `${ip(4)}:8080`, '-m', 2),
+          ],
+          'one back': [
+            ...unmanaged,
+            S1,
+            d(v1, `${ip(2)}:8080`, '-m', 1),
+            ...down(v1, `${ip(3)}:8080`).map(th),
+            S2,
+            d(v2, `${ip(4)}:8080`, '-m', 2),
+          ],
           'all back': [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 1), r3(5), S2, d(v2, `${ip(4)}:8080`, '-m', 2)],
         },
       }),
       step('reload: a weight changed, a virtual added, one removed', (c) => c.reload(cfg2), {
         flap: true,
-        ours: [...unmanaged, S1, d(v1, `${ip(2)}:8080`, '-m', 3), r3(5), S3, d(v3, `${ip(5)}:8080`, '-m', 1), ...down(v3, `${ip(6)}:8080`)],
+        ours: [
+          ...unmanaged,
+          S1,
+          d(v1, `${ip(2)}:8080`, '-m', 3),
+          r3(5),
+          S3,
+          d(v3, `${ip(5)}:8080`, '-m', 1),
+          ...down(v3, `${ip(6)}:8080`),
+        ],
       }),
       step(
         'stop',

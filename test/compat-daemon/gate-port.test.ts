@@ -12,11 +12,13 @@ describe('daemon vs the Perl original, side by side: gate port rewrite', functio
 
   it('gate reals on another port than the virtual (the kernel rewrites it, W-6), quiescent=yes and =no', async function () {
     const ip = (n: number) => `127.40.4.${n}`;
-    const W6 = 'W-6 (README: gate/ipip reals are found, quiesced and restored under the port the kernel keeps; spec §6.6)';
+    const W6 =
+      'W-6 (README: gate/ipip reals are found, quiesced and restored under the port the kernel keeps; spec §6.6)';
     /** A real of 10.40.4.1 as the kernel holds it (port rewritten to 80). */
     const q = (n: number, w: number) => `-a -t 10.40.4.1:80 -r ${ip(n)}:80 -g -w ${w}`;
     /** Perl's flap (Added rip:8080, Quiescent rip:80 mapped from rip:8080), net of W-2. */
-    const readd = (n: number) => `Readd Quiescent real server: ${ip(n)}:80 mapped from ${ip(n)}:8080 (10.40.4.1:80) (Weight set to 0)`;
+    const readd = (n: number) =>
+      `Readd Quiescent real server: ${ip(n)}:80 mapped from ${ip(n)}:8080 (10.40.4.1:80) (Weight set to 0)`;
     const cfg = `${GLOBAL}quiescent=yes
 
 virtual=10.40.4.1:80
@@ -39,7 +41,11 @@ virtual=10.40.4.2:80
         step('start', (c) => c.start(), { flap: true }),
         step(`${ip(2)}:8080 and ${ip(4)}:8080 down`, (c) => c.down(`${ip(2)}:8080`, `${ip(4)}:8080`)),
         step(`${ip(2)}:8080 and ${ip(4)}:8080 back`, (c) => c.up(`${ip(2)}:8080`, `${ip(4)}:8080`)),
-        step('reload (same services, a weight changed)', (c) => c.reload(cfg.replace(`${ip(3)}:8080 gate 1`, `${ip(3)}:8080 gate 3`)), { flap: true }),
+        step(
+          'reload (same services, a weight changed)',
+          (c) => c.reload(cfg.replace(`${ip(3)}:8080 gate 1`, `${ip(3)}:8080 gate 3`)),
+          { flap: true },
+        ),
         step('stop', (c) => c.stop()),
       ],
       deliberate: [
@@ -57,13 +63,19 @@ virtual=10.40.4.2:80
           ref: W6,
           at: [`${ip(2)}:8080 and ${ip(4)}:8080 down`],
           table: { perl: [q(3, 0)], ours: [q(3, 1)] },
-          log: { perl: [], ours: [`Quiescent real server: ${ip(2)}:80 mapped from ${ip(2)}:8080 (10.40.4.1:80) (Weight set to 0)`] },
+          log: {
+            perl: [],
+            ours: [`Quiescent real server: ${ip(2)}:80 mapped from ${ip(2)}:8080 (10.40.4.1:80) (Weight set to 0)`],
+          },
         },
         {
           ref: W6,
           at: [`${ip(2)}:8080 and ${ip(4)}:8080 back`],
           table: { perl: [q(2, 0), q(3, 0)], ours: [q(2, 2), q(3, 1)] },
-          log: { perl: [`Added real server: ${ip(2)}:8080 (10.40.4.1:80) (Weight set to 2)`], ours: [`Restored real server: ${ip(2)}:8080 (10.40.4.1:80) (Weight set to 2)`] },
+          log: {
+            perl: [`Added real server: ${ip(2)}:8080 (10.40.4.1:80) (Weight set to 2)`],
+            ours: [`Restored real server: ${ip(2)}:8080 (10.40.4.1:80) (Weight set to 2)`],
+          },
         },
         // (b) Every reload purges each live rip:80 as "not in the config" and adds it again
         // (for 10.40.4.2, quiescent=no, it comes back; for 10.40.4.1 it is quiesced again).

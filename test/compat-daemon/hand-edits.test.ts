@@ -36,9 +36,14 @@ virtual=${V}
       steps: [
         step('start', (c) => c.start(), { flap: true }),
         // This daemon's table ends as it was (repaired), hence moves: false.
-        step(`${ip(3)}:8080 (up) deleted by hand`, async (c) => c.hand(`-d -t ${V} -r ${ip(3)}:8080`), { moves: false }),
+        step(`${ip(3)}:8080 (up) deleted by hand`, async (c) => c.hand(`-d -t ${V} -r ${ip(3)}:8080`), {
+          moves: false,
+        }),
         step(`${ip(2)}:8080 down (quiesced)`, (c) => c.down(`${ip(2)}:8080`)),
-        step(`${ip(2)}:8080 (quiesced) deleted by hand`, async (c) => c.hand(`-d -t ${V} -r ${ip(2)}:8080`), { moves: false, ours: [`-A -t ${V} -s wrr`, `-a -t ${V} -r ${ip(3)}:8080 -m -w 2`] }),
+        step(`${ip(2)}:8080 (quiesced) deleted by hand`, async (c) => c.hand(`-d -t ${V} -r ${ip(2)}:8080`), {
+          moves: false,
+          ours: [`-A -t ${V} -s wrr`, `-a -t ${V} -r ${ip(3)}:8080 -m -w 2`],
+        }),
         step(`${ip(2)}:8080 back`, (c) => c.up(`${ip(2)}:8080`)),
         step('stop', (c) => c.stop()),
       ],
@@ -50,7 +55,11 @@ virtual=${V}
           log: { perl: [], ours: [`Added real server: ${ip(3)}:8080 (${V}) (Weight set to 2)`] },
         },
         // Perl never puts it back: it is missing until the end.
-        { ref: W19, at: [`${ip(2)}:8080 down (quiesced)`, `${ip(2)}:8080 (quiesced) deleted by hand`, `${ip(2)}:8080 back`], table: { perl: [], ours: [`-a -t ${V} -r ${ip(3)}:8080 -m -w 2`] } },
+        {
+          ref: W19,
+          at: [`${ip(2)}:8080 down (quiesced)`, `${ip(2)}:8080 (quiesced) deleted by hand`, `${ip(2)}:8080 back`],
+          table: { perl: [], ours: [`-a -t ${V} -r ${ip(3)}:8080 -m -w 2`] },
+        },
       ],
     });
   });

@@ -47,8 +47,14 @@ virtual=10.40.5.3:80
       steps: [
         step('start', (c) => c.start(), { flap: true }),
         step(`${ip(3)}:8080 answers 500`, async (c) => void c.servers.get(`${ip(3)}:8080`).answer(500, 'OK')),
-        step(`${ip(2)}:8080 answers 200 with a body the receive string does not match (fallback)`, async (c) => void c.servers.get(`${ip(2)}:8080`).answer(200, 'MAINTENANCE')),
-        step(`${ip(2)}:8080 answers OK again (fallback out)`, async (c) => void c.servers.get(`${ip(2)}:8080`).answer(200, 'OK')),
+        step(
+          `${ip(2)}:8080 answers 200 with a body the receive string does not match (fallback)`,
+          async (c) => void c.servers.get(`${ip(2)}:8080`).answer(200, 'MAINTENANCE'),
+        ),
+        step(
+          `${ip(2)}:8080 answers OK again (fallback out)`,
+          async (c) => void c.servers.get(`${ip(2)}:8080`).answer(200, 'OK'),
+        ),
         step(`${ip(3)}:8080 stops listening, then comes back answering OK`, async (c) => {
           await c.down(`${ip(3)}:8080`);
           c.servers.get(`${ip(3)}:8080`).answer(200, 'OK');
@@ -56,7 +62,9 @@ virtual=10.40.5.3:80
           await c.up(`${ip(3)}:8080`);
         }),
         step(`${ip(4)}:8080 (HEAD) stops listening`, (c) => c.down(`${ip(4)}:8080`)),
-        step('reload: the receive string becomes one no server answers (fallback)', (c) => c.reload(web('READY')), { flap: true }),
+        step('reload: the receive string becomes one no server answers (fallback)', (c) => c.reload(web('READY')), {
+          flap: true,
+        }),
         step('stop', (c) => c.stop()),
       ],
     });

@@ -41,7 +41,12 @@ ${fallback}`;
         name: 'mysql',
         config:
           `${GLOBAL}quiescent=no\n` +
-          sql('10.40.6.1:3306', 'SELECT * FROM health WHERE ok=1', [`${ip(2)}:3306 masq 1`, `${ip(3)}:3306 masq 2`], `\tfallback=${ip(9)}:3306\n`) +
+          sql(
+            '10.40.6.1:3306',
+            'SELECT * FROM health WHERE ok=1',
+            [`${ip(2)}:3306 masq 1`, `${ip(3)}:3306 masq 2`],
+            `\tfallback=${ip(9)}:3306\n`,
+          ) +
           sql('10.40.6.2:3306', 'SELECT * FROM health WHERE ok=0', [`${ip(4)}:3306 masq 1`], ''),
         servers: (rs) => {
           for (const n of [2, 3, 4]) rs.add(ip(n), 3306, 'proxy');

@@ -18,7 +18,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RealServers } from '../helpers/real-servers';
-import { expectFromPerl, formatTable, grepped, messageOf, multisetDiff, normalizeState, reduceFlap, type Deliberate, type NTable } from './compare';
+import {
+  expectFromPerl,
+  formatTable,
+  grepped,
+  messageOf,
+  multisetDiff,
+  normalizeState,
+  reduceFlap,
+  type Deliberate,
+  type NTable,
+} from './compare';
 import { OurSide, PerlSide, type CmdResult, type Side } from './sides';
 
 export interface Ctx {
@@ -118,7 +128,10 @@ function fingerprint(s: Side): string {
   return `${st.save}|${JSON.stringify(st.thresholds ?? {})}|${s.ipvsMutations().length}`;
 }
 
-export async function settle(sides: Side[], opts: { quietMs: number; deadlineMs: number }): Promise<{ ok: boolean; waitedMs: number }> {
+export async function settle(
+  sides: Side[],
+  opts: { quietMs: number; deadlineMs: number },
+): Promise<{ ok: boolean; waitedMs: number }> {
   const t0 = Date.now();
   const last = sides.map(fingerprint);
   const changedAt = sides.map(() => t0);
@@ -160,8 +173,10 @@ export async function runScenario(sc: Scenario): Promise<Outcome> {
   const normStatus = (s: Side, r: CmdResult): NormResult => {
     const n = (t: string) =>
       t
-        .split(s.config).join('<CONFIG>')
-        .split(s.pidFile).join('<PIDFILE>')
+        .split(s.config)
+        .join('<CONFIG>')
+        .split(s.pidFile)
+        .join('<PIDFILE>')
         .replace(/pid: \d+/g, 'pid: <PID>');
     return { code: r.code, stdout: n(r.stdout), stderr: n(r.stderr) };
   };
@@ -177,12 +192,16 @@ export async function runScenario(sc: Scenario): Promise<Outcome> {
     },
     async start() {
       const [p, o] = await ctx.both('start');
-      if (p.code !== 0 || o.code !== 0) ctx.problem(`start: exit codes perl ${p.code} ours ${o.code}\n    perl stderr: ${p.stderr}\n    ours stderr: ${o.stderr}`);
+      if (p.code !== 0 || o.code !== 0)
+        ctx.problem(
+          `start: exit codes perl ${p.code} ours ${o.code}\n    perl stderr: ${p.stderr}\n    ours stderr: ${o.stderr}`,
+        );
       try {
         await Promise.all(sides.map((s) => s.waitRunning()));
       } catch (e) {
         // Nothing to compare without both daemons: stop here, saying why.
-        const out = (r: CmdResult) => `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`;
+        const out = (r: CmdResult) =>
+          `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`;
         throw new Error(
           `${(e as Error).message}\n    perl start: ${out(p)}\n    ours start: ${out(o)}\n` +
             `    Perl log:\n${indent(perl.logRaw().map(messageOf), 6, 20)}\n    our log:\n${indent(ours.logRaw().map(messageOf), 6, 20)}`,
@@ -192,7 +211,10 @@ export async function runScenario(sc: Scenario): Promise<Outcome> {
     async reload(config) {
       for (const s of sides) s.writeConfig(config);
       const [p, o] = await ctx.both('reload');
-      if (p.code !== 0 || o.code !== 0) ctx.problem(`reload: exit codes perl ${p.code} ours ${o.code}\n    perl stderr: ${p.stderr}\n    ours stderr: ${o.stderr}`);
+      if (p.code !== 0 || o.code !== 0)
+        ctx.problem(
+          `reload: exit codes perl ${p.code} ours ${o.code}\n    perl stderr: ${p.stderr}\n    ours stderr: ${o.stderr}`,
+        );
     },
     async stop() {
       const [p, o] = await ctx.both('stop');
@@ -220,10 +242,14 @@ export async function runScenario(sc: Scenario): Promise<Outcome> {
     },
     async status(code, what) {
       const { perl: np, ours: no } = await ctx.statusOf();
-      if (np.code !== code) ctx.problem(`status (${what}): Perl exited ${np.code}, the test expects ${code}: ${JSON.stringify(np)}`);
+      if (np.code !== code)
+        ctx.problem(`status (${what}): Perl exited ${np.code}, the test expects ${code}: ${JSON.stringify(np)}`);
       if (JSON.stringify(np) !== JSON.stringify(no)) {
         ctx.problem(`status (${what}) differs:\n    perl: ${JSON.stringify(np)}\n    ours: ${JSON.stringify(no)}`);
-      } else notes.push(`${stepName}: status (${what}) equal: exit ${no.code} ${JSON.stringify((no.stderr + no.stdout).trim())}`);
+      } else
+        notes.push(
+          `${stepName}: status (${what}) equal: exit ${no.code} ${JSON.stringify((no.stderr + no.stdout).trim())}`,
+        );
     },
     stale() {
       const dead = spawnSync('true').pid;
@@ -261,7 +287,8 @@ export async function runScenario(sc: Scenario): Promise<Outcome> {
         summary = r.summary;
         const stale = step.moves !== false && previous !== null && sameLines(previous, r.ours);
         if (!found.length && !stale) break;
-        if (stale && !found.length) found = [`this daemon's table did not change after the step (the step says it must):\n${r.report}`];
+        if (stale && !found.length)
+          found = [`this daemon's table did not change after the step (the step says it must):\n${r.report}`];
       }
       for (const p of found) ctx.problem(p);
       previous = normalizeState(ours.state());
@@ -271,7 +298,8 @@ export async function runScenario(sc: Scenario): Promise<Outcome> {
     await servers.stopAll();
     for (const s of sides) s.cleanup();
     if (teardown) await teardown().catch((e: Error) => notes.push(`teardown failed: ${e.message}`));
-    if (problems.length === 0 && process.env.LDIRECTORD_COMPAT_KEEP !== '1') rmSync(base, { recursive: true, force: true });
+    if (problems.length === 0 && process.env.LDIRECTORD_COMPAT_KEEP !== '1')
+      rmSync(base, { recursive: true, force: true });
     else notes.push(`files kept in ${base}`);
   }
   return { problems, notes, elapsedMs: Date.now() - t0 };
@@ -280,7 +308,15 @@ export async function runScenario(sc: Scenario): Promise<Outcome> {
 const sameLines = (a: NTable, b: NTable) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Compare one checkpoint: tables, anchors, grepped log lines (see the file comment). */
-function compareStep(sc: Scenario, step: Step, sides: [PerlSide, OurSide], marks: Mark[], servers: RealServers, quietMs: number, settled: boolean): { problems: string[]; summary: string; ours: NTable; report: string } {
+function compareStep(
+  sc: Scenario,
+  step: Step,
+  sides: [PerlSide, OurSide],
+  marks: Mark[],
+  servers: RealServers,
+  quietMs: number,
+  settled: boolean,
+): { problems: string[]; summary: string; ours: NTable; report: string } {
   const tables = sides.map((s) => normalizeState(s.state())) as [NTable, NTable];
   const phaseLog = sides.map((s, i) => s.logRaw().slice(marks[i]!.log));
   const phaseIpvs = sides.map((s, i) => s.ipvsMutations().slice(marks[i]!.ipvs));
@@ -297,7 +333,11 @@ function compareStep(sc: Scenario, step: Step, sides: [PerlSide, OurSide], marks
   if (!settled) problems.push(`the tables did not settle within 60 s (quiet ${quietMs} ms wanted)\n${report}`);
   const here = (sc.deliberate ?? []).filter((d) => d.at.includes(step.name));
   // Tables.
-  const t = expectFromPerl(tables[0], here.filter((d) => d.table).map((d) => ({ ref: d.ref, ...d.table! })), 'table');
+  const t = expectFromPerl(
+    tables[0],
+    here.filter((d) => d.table).map((d) => ({ ref: d.ref, ...d.table! })),
+    'table',
+  );
   const td = multisetDiff(t.expected, tables[1]);
   for (const p of t.problems) problems.push(`${p}\n${report}`);
   if (td.onlyA.length || td.onlyB.length) {
@@ -308,12 +348,19 @@ function compareStep(sc: Scenario, step: Step, sides: [PerlSide, OurSide], marks
   }
   if (step.ours) {
     const ad = multisetDiff(step.ours, tables[1]);
-    if (ad.onlyA.length || ad.onlyB.length) problems.push(`our table is not the expected one:\n    missing:\n${indent(ad.onlyA, 8)}\n    unexpected:\n${indent(ad.onlyB, 8)}\n${report}`);
+    if (ad.onlyA.length || ad.onlyB.length)
+      problems.push(
+        `our table is not the expected one:\n    missing:\n${indent(ad.onlyA, 8)}\n    unexpected:\n${indent(ad.onlyB, 8)}\n${report}`,
+      );
   }
   // Grepped log lines.
   const perlLines = step.flap ? reduceFlap(grepped(phaseLog[0]!)) : grepped(phaseLog[0]!);
   const ourLines = grepped(phaseLog[1]!);
-  const l = expectFromPerl(perlLines, here.filter((d) => d.log).map((d) => ({ ref: d.ref, ...d.log! })), 'log');
+  const l = expectFromPerl(
+    perlLines,
+    here.filter((d) => d.log).map((d) => ({ ref: d.ref, ...d.log! })),
+    'log',
+  );
   const ld = multisetDiff(l.expected, ourLines);
   for (const p of l.problems) problems.push(`${p}\n${report}`);
   if (ld.onlyA.length || ld.onlyB.length) {
@@ -323,5 +370,10 @@ function compareStep(sc: Scenario, step: Step, sides: [PerlSide, OurSide], marks
     );
   }
   const diffs = here.map((d) => d.ref).join('; ');
-  return { problems, report, ours: tables[1], summary: `table ${tables[1].length} lines, log ${ourLines.length} lines compared${diffs ? `; deliberate: ${diffs}` : ''}` };
+  return {
+    problems,
+    report,
+    ours: tables[1],
+    summary: `table ${tables[1].length} lines, log ${ourLines.length} lines compared${diffs ? `; deliberate: ${diffs}` : ''}`,
+  };
 }

@@ -153,7 +153,8 @@ export abstract class Side {
         this.pid = pid;
         return pid;
       }
-      if (Date.now() > until) throw new Error(`${this.label}: no running daemon after ${ms} ms (pid file ${this.pidFile})`);
+      if (Date.now() > until)
+        throw new Error(`${this.label}: no running daemon after ${ms} ms (pid file ${this.pidFile})`);
       await sleep(50);
     }
   }
@@ -162,7 +163,10 @@ export abstract class Side {
   async waitStopped(ms = 30000): Promise<void> {
     const until = Date.now() + ms;
     while ([...this.pids].some(isAlive)) {
-      if (Date.now() > until) throw new Error(`${this.label}: daemon ${[...this.pids].filter(isAlive).join(', ')} still running ${ms} ms after stop`);
+      if (Date.now() > until)
+        throw new Error(
+          `${this.label}: daemon ${[...this.pids].filter(isAlive).join(', ')} still running ${ms} ms after stop`,
+        );
       await sleep(50);
     }
   }
@@ -229,7 +233,12 @@ export class OurSide extends Side {
   }
 
   command(cmd: string, timeoutMs = 30000): Promise<CmdResult> {
-    return run(process.execPath, [CLI, '--ipvsadm', this.ipvsadm, this.config, cmd], { ...process.env, LDIRECTORD_RUN_DIR: this.runDir }, timeoutMs);
+    return run(
+      process.execPath,
+      [CLI, '--ipvsadm', this.ipvsadm, this.config, cmd],
+      { ...process.env, LDIRECTORD_RUN_DIR: this.runDir },
+      timeoutMs,
+    );
   }
 }
 

@@ -30,14 +30,22 @@ describe('autoreload', function () {
   });
   after(() => d.cleanup());
 
-  const errors = () => d.logText().split('\n').filter((l) => /keeping the running configuration/.test(l)).length;
+  const errors = () =>
+    d
+      .logText()
+      .split('\n')
+      .filter((l) => /keeping the running configuration/.test(l)).length;
 
   async function broken(name: string, breakIt: () => void, expect: RegExp): Promise<void> {
     const before = errors();
     const cmds = d.commands().length;
     breakIt();
     await d.waitFor(`${name}: error logged`, () => errors() > before);
-    const line = d.logText().split('\n').filter((l) => /keeping the running configuration/.test(l)).pop()!;
+    const line = d
+      .logText()
+      .split('\n')
+      .filter((l) => /keeping the running configuration/.test(l))
+      .pop()!;
     assert.match(line, expect, name);
     assert.equal(d.table(), table(1), `${name}: table unchanged`);
     assert.deepEqual(d.commands().slice(cmds), [], `${name}: no ipvsadm change`);
@@ -52,12 +60,24 @@ describe('autoreload', function () {
     await d.waitTable(table(1));
   });
 
-  it('a syntax error', () => broken('syntax', () => d.config(cfg(1, '\tscheduler=W RR')), /at line 8: invalid scheduler/));
-  it('a truncated file', () => broken('truncated', () => writeFileSync(d.cfg, `logfile="${d.log}"\nvirtual=10.0.0.1:80\n\treal=127.50.1.2:8080 ma`), /at line 3: forward method must be gate, masq or ipip/));
+  it('a syntax error', () =>
+    broken('syntax', () => d.config(cfg(1, '\tscheduler=W RR')), /at line 8: invalid scheduler/));
+  it('a truncated file', () =>
+    broken(
+      'truncated',
+      () => writeFileSync(d.cfg, `logfile="${d.log}"\nvirtual=10.0.0.1:80\n\treal=127.50.1.2:8080 ma`),
+      /at line 3: forward method must be gate, masq or ipip/,
+    ));
   it('an empty file', () => broken('empty', () => writeFileSync(d.cfg, ''), /the file is empty/));
-  it('a binary file', () => broken('binary', () => writeFileSync(d.cfg, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0xff, 10, 0x90, 0x90])), /at line 1: Unknown command/));
+  it('a binary file', () =>
+    broken(
+      'binary',
+      () => writeFileSync(d.cfg, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0xff, 10, 0x90, 0x90])),
+      /at line 1: Unknown command/,
+    ));
   it('a deleted file', () => broken('deleted', () => unlinkSync(d.cfg), /ENOENT|can not open file/));
-  it('a directory where the file was', () => broken('directory', () => mkdirSync(d.cfg), /not a regular file|EISDIR|can not open file/));
+  it('a directory where the file was', () =>
+    broken('directory', () => mkdirSync(d.cfg), /not a regular file|EISDIR|can not open file/));
 
   it('a good file afterwards is picked up', async () => {
     rmSync(d.cfg, { recursive: true, force: true });

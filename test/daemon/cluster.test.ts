@@ -18,7 +18,14 @@ const OCF = { SUCCESS: 0, ERR_GENERIC: 1, NOT_RUNNING: 7 };
 function ra(d: Director, action: string, cfg = d.cfg): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const c = spawn(RA, [action], {
-      env: { ...d.env, OCF_ROOT: '/usr/lib/ocf', OCF_RESKEY_configfile: cfg, OCF_RESKEY_ldirectord: CLI, OCF_RESOURCE_INSTANCE: 'lvs', PATH: process.env.PATH },
+      env: {
+        ...d.env,
+        OCF_ROOT: '/usr/lib/ocf',
+        OCF_RESKEY_configfile: cfg,
+        OCF_RESKEY_ldirectord: CLI,
+        OCF_RESOURCE_INSTANCE: 'lvs',
+        PATH: process.env.PATH,
+      },
     });
     let out = '';
     c.stdout.on('data', (b) => (out += b));
@@ -77,7 +84,12 @@ describe('cluster glue', function () {
   it('heartbeat haresources: `<binary> name.cf start` finds /etc/ha.d/name.cf', async function () {
     const name = `ldtest-${process.pid}-${Date.now()}.cf`;
     const path = `/etc/ha.d/${name}`;
-    requirePart(this, existsSync('/etc/ha.d') && process.getuid?.() === 0 ? null : '/etc/ha.d is not writable here (needs root and the ldirectord package layout)');
+    requirePart(
+      this,
+      existsSync('/etc/ha.d') && process.getuid?.() === 0
+        ? null
+        : '/etc/ha.d is not writable here (needs root and the ldirectord package layout)',
+    );
     writeFileSync(path, `logfile="${d.log}"\n` + config.replace(/^\n/, ''));
     try {
       let r = await d.cli([name, 'start']);

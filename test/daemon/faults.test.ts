@@ -20,7 +20,8 @@ virtual=10.0.0.1:80
 	real=127.50.3.3:8080 masq 2
 	checktype=connect
 `;
-const full = '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.3.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.50.3.3:8080 -m -w 2\n';
+const full =
+  '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.3.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.50.3.3:8080 -m -w 2\n';
 const oneDown = '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.3.2:8080 -m -w 1\n';
 
 /** An ipvsadm that misbehaves while a mode file exists, and is the recording one otherwise. */
@@ -72,7 +73,11 @@ describe('faults', function () {
       assert.equal((await d.cli([d.cfg, 'start'], { env })).code, 0);
       await d.waitTable(full);
       writeFileSync(join(d.dir, `mode.${mode}`), '');
-      const pattern = { fail: /Can't initialize ipvs/, garbage: /unexpected output from .* -S -n: "Segmentation fault/, hang: /timed out after 2 s, killed/ }[mode];
+      const pattern = {
+        fail: /Can't initialize ipvs/,
+        garbage: /unexpected output from .* -S -n: "Segmentation fault/,
+        hang: /timed out after 2 s, killed/,
+      }[mode];
       await d.waitFor('the failure logged', () => pattern.test(d.logText()), 20000);
       // A real goes down while ipvsadm is broken: the change cannot be made, and is not
       // reported as made.
@@ -83,7 +88,9 @@ describe('faults', function () {
       unlinkSync(join(d.dir, `mode.${mode}`));
       await d.waitTable(oneDown, 30000);
       // Logged once the daemon has read the table back and seen the change.
-      await d.waitFor('the change logged', () => /Deleted real server: 127\.50\.3\.3:8080 \(10\.0\.0\.1:80\)/.test(d.logText()));
+      await d.waitFor('the change logged', () =>
+        /Deleted real server: 127\.50\.3\.3:8080 \(10\.0\.0\.1:80\)/.test(d.logText()),
+      );
       assert.equal((await d.cli([d.cfg, 'stop'], { env })).code, 0);
     });
   }
@@ -101,7 +108,10 @@ describe('faults', function () {
       await d.waitTable(full);
       await new Promise((r) => setTimeout(r, 1500));
       const after = d.commands().slice(before);
-      assert.ok(!after.some((c) => /^-[ad] .*127\.50\.3\.[23]:8080/.test(c)), `live reals untouched across the restart: ${after.join('; ')}`);
+      assert.ok(
+        !after.some((c) => /^-[ad] .*127\.50\.3\.[23]:8080/.test(c)),
+        `live reals untouched across the restart: ${after.join('; ')}`,
+      );
       process.kill(d.pid()!, 'SIGKILL');
     }
   });
@@ -117,7 +127,10 @@ describe('faults', function () {
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(d.table(), full.replace('-w 2', '-w 5'));
     assert.equal((await d.cli([d.cfg, 'status'])).code, 0, 'still running');
-    const restores = d.logText().split('\n').filter((l) => l.includes('Restored real server: 127.50.3.3:8080')).length;
+    const restores = d
+      .logText()
+      .split('\n')
+      .filter((l) => l.includes('Restored real server: 127.50.3.3:8080')).length;
     assert.equal(restores, 1, 'the weight change applied once');
   });
 
@@ -125,19 +138,21 @@ describe('faults', function () {
     const hung: Server = createServer(() => undefined); // accepts and never answers
     await new Promise<void>((r) => hung.listen(8081, '127.50.3.4', r));
     try {
-      d.config(cfg() + `
+      d.config(
+        cfg() +
+          `
 virtual=10.0.0.2:80
 	real=127.50.3.4:8081 masq
 	service=http
 	negotiatetimeout=60
-`);
+`,
+      );
       assert.equal((await d.cli([d.cfg, 'start'])).code, 0);
       await d.waitTable(full + '-A -t 10.0.0.2:80 -s wrr\n');
       const st = JSON.parse((await d.cli([d.cfg, 'show', '--json'])).stdout);
       assert.ok(st.checks.inFlight >= 1, 'the hung check is in flight');
       const t0 = Date.now();
       assert.equal((await d.cli([d.cfg, 'stop'])).code, 0);
-      // eslint-disable-next-line no-console
       console.log(`      stop with a 60 s check hanging took ${Date.now() - t0} ms`);
       assert.equal(d.pid(), null);
       assert.equal(d.table(), '');

@@ -40,7 +40,9 @@ describe('daemon lifecycle (CLI)', function () {
     r = await d.cli([d.cfg, 'status']);
     assert.equal(r.code, 0);
     assert.equal(r.stderr, `ldirectord for ${d.cfg} is running with pid: ${pid}\n`);
-    await d.waitTable('-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.0.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.50.0.3:8080 -m -w 3\n');
+    await d.waitTable(
+      '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.0.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.50.0.3:8080 -m -w 3\n',
+    );
     r = await d.cli([d.cfg, 'start']);
     assert.equal(r.code, 0);
     assert.equal(r.stdout + r.stderr, '', 'start when running is silent');
@@ -49,7 +51,10 @@ describe('daemon lifecycle (CLI)', function () {
     // stop waited for the cleanup (cleanstop=yes by default)
     assert.equal(d.table(), '');
     assert.equal(d.pid(), null, 'pid file removed');
-    assert.match(d.logText(), /Purged virtual server \(stop\): 10\.0\.0\.1:80\n.*Linux Director Daemon terminated on signal: TERM/s);
+    assert.match(
+      d.logText(),
+      /Purged virtual server \(stop\): 10\.0\.0\.1:80\n.*Linux Director Daemon terminated on signal: TERM/s,
+    );
     r = await d.cli([d.cfg, 'status']);
     assert.equal(r.code, 3);
   });
@@ -70,7 +75,10 @@ describe('daemon lifecycle (CLI)', function () {
     d.config(base() + '\tscheduler=WRR\n');
     const r = await d.cli([d.cfg, 'start']);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, `Error reading file ${d.cfg} at line 10: invalid scheduler, should be only lowercase letters (a-z)\n`);
+    assert.equal(
+      r.stderr,
+      `Error reading file ${d.cfg} at line 10: invalid scheduler, should be only lowercase letters (a-z)\n`,
+    );
     assert.equal(d.pid(), null);
     assert.deepEqual(d.commands(), []);
   });
@@ -118,24 +126,37 @@ describe('daemon lifecycle (CLI)', function () {
   });
 
   it('HUP reloads: virtuals added, changed and removed; unchanged reals are not touched', async () => {
-    d.config(base() + `
+    d.config(
+      base() +
+        `
 virtual=10.0.0.2:80
 	real=127.50.0.2:8080 masq
 	checktype=connect
-`);
+`,
+    );
     assert.equal((await d.cli([d.cfg, 'start'])).code, 0);
-    await d.waitTable('-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.0.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.50.0.3:8080 -m -w 3\n-A -t 10.0.0.2:80 -s wrr\n-a -t 10.0.0.2:80 -r 127.50.0.2:8080 -m -w 1\n');
+    await d.waitTable(
+      '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.0.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.50.0.3:8080 -m -w 3\n-A -t 10.0.0.2:80 -s wrr\n-a -t 10.0.0.2:80 -r 127.50.0.2:8080 -m -w 1\n',
+    );
     const before = d.commands().length;
-    d.config(base().replace('masq 3', 'masq 5').replace('quiescent=no', 'quiescent=no') + `
+    d.config(
+      base().replace('masq 3', 'masq 5').replace('quiescent=no', 'quiescent=no') +
+        `
 virtual=10.0.0.3:80
 	real=127.50.0.3:8080 masq
 	checktype=connect
 	scheduler=rr
-`);
+`,
+    );
     assert.equal((await d.cli([d.cfg, 'reload'])).code, 0);
-    await d.waitTable('-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.0.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.50.0.3:8080 -m -w 5\n-A -t 10.0.0.3:80 -s rr\n-a -t 10.0.0.3:80 -r 127.50.0.3:8080 -m -w 1\n');
+    await d.waitTable(
+      '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.0.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.50.0.3:8080 -m -w 5\n-A -t 10.0.0.3:80 -s rr\n-a -t 10.0.0.3:80 -r 127.50.0.3:8080 -m -w 1\n',
+    );
     const changes = d.commands().slice(before);
-    assert.ok(!changes.some((c) => /127\.50\.0\.2:8080/.test(c) && c.includes('10.0.0.1:80')), `unchanged real untouched: ${changes.join('; ')}`);
+    assert.ok(
+      !changes.some((c) => /127\.50\.0\.2:8080/.test(c) && c.includes('10.0.0.1:80')),
+      `unchanged real untouched: ${changes.join('; ')}`,
+    );
     assert.match(d.logText(), /Reloading Linux Director Daemon config on signal/);
     // The line is written once the read-back confirms the purge, a moment after the table shows it.
     await d.waitFor('the purge logged', () => /Purged virtual server \(start\): 10\.0\.0\.2:80/.test(d.logText()));
@@ -144,7 +165,8 @@ virtual=10.0.0.3:80
   it('a reload with a broken file keeps the running config and table, and logs the error with its line', async () => {
     d.config(base());
     assert.equal((await d.cli([d.cfg, 'start'])).code, 0);
-    const table = '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.0.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.50.0.3:8080 -m -w 3\n';
+    const table =
+      '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.0.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.50.0.3:8080 -m -w 3\n';
     await d.waitTable(table);
     const before = d.commands().length;
     writeFileSync(d.cfg, `logfile="${d.log}"\nvirtual=10.0.0.1:80\n\treal=127.50.0.2:8080 nat\n`);
@@ -155,7 +177,11 @@ virtual=10.0.0.3:80
     assert.ok(d.pid());
     // …and a HUP sent anyway leaves the running daemon untouched.
     process.kill(d.pid()!, 'SIGHUP');
-    await d.waitFor('the error logged', () => /Error reading file .* at line 3: forward method must be gate, masq or ipip \(keeping the running configuration\)/.test(d.logText()));
+    await d.waitFor('the error logged', () =>
+      /Error reading file .* at line 3: forward method must be gate, masq or ipip \(keeping the running configuration\)/.test(
+        d.logText(),
+      ),
+    );
     // and the running config still works: a failure is still acted upon
     await d.close('127.50.0.3', 8080);
     await d.waitTable('-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.0.2:8080 -m -w 1\n');

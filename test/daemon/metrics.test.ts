@@ -46,7 +46,9 @@ virtual=10.0.0.1:80
 	checktype=connect
 `);
     assert.equal((await d.cli(['--metrics', String(port), d.cfg, 'start'])).code, 0);
-    await d.waitTable('-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.5.2:8080 -m -w 2\n-a -t 10.0.0.1:80 -r 127.50.5.3:8080 -m -w 3\n');
+    await d.waitTable(
+      '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.50.5.2:8080 -m -w 2\n-a -t 10.0.0.1:80 -r 127.50.5.3:8080 -m -w 3\n',
+    );
     const text = await d.waitFor('weights in the metrics', async () => {
       const t = await scrape(port);
       return t.includes('ldirectord_real_weight{virtual="tcp:10.0.0.1:80",real="127.50.5.3:8080"} 3') ? t : false;
@@ -59,7 +61,11 @@ virtual=10.0.0.1:80
     await d.close('127.50.5.3', 8080);
     const after = await d.waitFor('the transition in the metrics', async () => {
       const t = await scrape(port);
-      return /ldirectord_real_transitions_total\{virtual="tcp:10\.0\.0\.1:80",real="127\.50\.5\.3:8080",to="down"\} 1/.test(t) && /ldirectord_real_weight\{[^}]*127\.50\.5\.3:8080"\} -1/.test(t) ? t : false;
+      return /ldirectord_real_transitions_total\{virtual="tcp:10\.0\.0\.1:80",real="127\.50\.5\.3:8080",to="down"\} 1/.test(
+        t,
+      ) && /ldirectord_real_weight\{[^}]*127\.50\.5\.3:8080"\} -1/.test(t)
+        ? t
+        : false;
     });
     assert.match(after, /^ldirectord_real_up\{virtual="tcp:10\.0\.0\.1:80",real="127\.50\.5\.3:8080"\} 0$/m);
     assert.equal((await d.cli([d.cfg, 'stop'])).code, 0);

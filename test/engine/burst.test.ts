@@ -34,7 +34,10 @@ function spread(): () => number {
 describe('engine: bursts of transitions', () => {
   it('1,000 reals failing together are applied by a handful of ipvsadm runs, each within the spacing of its detection', async () => {
     const { text, hosts } = bigConfig();
-    const h = await harness(text, { servers: Object.fromEntries(hosts.map((a) => [a, 'up' as const])), random: spread() });
+    const h = await harness(text, {
+      servers: Object.fromEntries(hosts.map((a) => [a, 'up' as const])),
+      random: spread(),
+    });
     await h.engine.start(h.cfg);
     for (let i = 0; i < 30; i++) await h.tick(100);
     assert.equal((h.ipvs.save().match(/ -w 2\n/g) ?? []).length, hosts.length, 'every real in at its weight first');
@@ -49,18 +52,29 @@ describe('engine: bursts of transitions', () => {
       await h.tick(10);
       for (const e of h.events.slice(from)) {
         if (e.type === 'transition' && e.t.kind === 'down') detected.set(e.t.member.member.r.address, h.clock.now());
-        if (e.type === 'applied' && e.op.kind === 'editDest' && e.op.dest.weight === 0) applied.set(e.op.dest.key.replace(/:8080$/, ''), h.clock.now());
+        if (e.type === 'applied' && e.op.kind === 'editDest' && e.op.dest.weight === 0)
+          applied.set(e.op.dest.key.replace(/:8080$/, ''), h.clock.now());
       }
     }
     assert.equal(detected.size, hosts.length, 'every real detected down');
     assert.equal(applied.size, hosts.length, 'every real quiesced');
-    assert.equal((h.ipvs.save().match(/ -w 0\n/g) ?? []).length, hosts.length, 'the kernel holds every real at weight 0');
+    assert.equal(
+      (h.ipvs.save().match(/ -w 0\n/g) ?? []).length,
+      hosts.length,
+      'the kernel holds every real at weight 0',
+    );
     const first = Math.min(...detected.values());
     const last = Math.max(...detected.values());
-    assert.ok(last - first >= 500, `the failures were detected over the check interval (${last - first} ms), not at once`);
+    assert.ok(
+      last - first >= 500,
+      `the failures were detected over the check interval (${last - first} ms), not at once`,
+    );
     const batches = h.ipvs.runs - runs;
     // One run per spacing over the detection window, and one for the first.
-    assert.ok(batches <= Math.ceil((last - first) / BURST_SPACING_MS) + 2, `${batches} ipvsadm runs for ${hosts.length} failures`);
+    assert.ok(
+      batches <= Math.ceil((last - first) / BURST_SPACING_MS) + 2,
+      `${batches} ipvsadm runs for ${hosts.length} failures`,
+    );
     assert.ok(batches >= 2, 'the burst was applied as it came, not held to its end');
     for (const [a, t] of detected) {
       const lag = applied.get(a)! - t;
@@ -70,7 +84,10 @@ describe('engine: bursts of transitions', () => {
 
   it('a lone failure after a quiet spell is applied in the same moment it is detected', async () => {
     const { text, hosts } = bigConfig();
-    const h = await harness(text, { servers: Object.fromEntries(hosts.map((a) => [a, 'up' as const])), random: spread() });
+    const h = await harness(text, {
+      servers: Object.fromEntries(hosts.map((a) => [a, 'up' as const])),
+      random: spread(),
+    });
     await h.engine.start(h.cfg);
     for (let i = 0; i < 30; i++) await h.tick(100);
     h.servers.set(hosts[7]!, 'down');

@@ -10,17 +10,23 @@ import { harness } from './harness';
 
 describe('engine: checktypes', () => {
   it('checktype=2: a negotiate first, then two connects, then a negotiate again; a failed connect forces a negotiate', async () => {
-    const h = await harness(`
+    const h = await harness(
+      `
 checkinterval=1
 virtual=10.0.0.1:80
 	real=127.0.0.2:8080 masq
 	service=http
 	checktype=2
-`, { servers: { '127.0.0.2': 'up' } });
+`,
+      { servers: { '127.0.0.2': 'up' } },
+    );
     await h.engine.start(h.cfg);
     await h.tick(0);
     for (let i = 0; i < 5; i++) await h.tick(1000);
-    assert.deepEqual(h.checks.slice(0, 6).map((c) => c.split(' ')[0]), ['http', 'connect', 'connect', 'http', 'connect', 'connect']);
+    assert.deepEqual(
+      h.checks.slice(0, 6).map((c) => c.split(' ')[0]),
+      ['http', 'connect', 'connect', 'http', 'connect', 'connect'],
+    );
     await h.tick(1000); // the 7th check: a negotiate, up, so connects follow
     h.checks.length = 0;
     h.servers.set('127.0.0.2', 'down');
@@ -28,12 +34,16 @@ virtual=10.0.0.1:80
     h.servers.set('127.0.0.2', 'up');
     await h.tick(1000); // the 9th must be a negotiate again
     await h.tick(1000);
-    assert.deepEqual(h.checks.map((c) => c.split(' ')[0]), ['connect', 'http', 'connect']);
+    assert.deepEqual(
+      h.checks.map((c) => c.split(' ')[0]),
+      ['connect', 'http', 'connect'],
+    );
     assert.equal(h.ipvs.save(), '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.0.0.2:8080 -m -w 1\n');
   });
 
   it('checktype=on: up without a check; checktype=off: no check, adopted state kept, the fallback in otherwise', async () => {
-    const h = await harness(`
+    const h = await harness(
+      `
 checkinterval=1
 fallback=127.0.0.1:80
 virtual=10.0.0.1:80
@@ -43,7 +53,9 @@ virtual=10.0.0.2:80
 	real=127.0.0.3:8080 masq
 	real=127.0.0.4:8080 masq
 	checktype=off
-`, { table: ['-A -t 10.0.0.2:80 -s wrr', '-a -t 10.0.0.2:80 -r 127.0.0.3:8080 -m -w 1'] });
+`,
+      { table: ['-A -t 10.0.0.2:80 -s wrr', '-a -t 10.0.0.2:80 -r 127.0.0.3:8080 -m -w 1'] },
+    );
     await h.engine.start(h.cfg);
     await h.tick(5000);
     assert.deepEqual(h.checks, [], 'neither on nor off runs a check');
@@ -57,7 +69,8 @@ virtual=10.0.0.2:80
   it('a maintenance file takes a real down without a check (failurecount bypassed), and its removal brings it back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ldmaint-'));
     try {
-      const h = await harness(`
+      const h = await harness(
+        `
 checkinterval=1
 failurecount=3
 maintenancedir=${dir}
@@ -65,7 +78,9 @@ virtual=10.0.0.1:80
 	real=127.0.0.2:8080 masq
 	real=127.0.0.3:8080 masq
 	service=http
-`, { servers: { '127.0.0.2': 'up', '127.0.0.3': 'up' } });
+`,
+        { servers: { '127.0.0.2': 'up', '127.0.0.3': 'up' } },
+      );
       await h.engine.start(h.cfg);
       await h.tick(0);
       // The listing is refreshed at most once a (fake) second, by a real readdir: tick, and
@@ -80,7 +95,10 @@ virtual=10.0.0.1:80
       writeFileSync(join(dir, '127.0.0.3:8080'), '');
       const one = '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.0.0.2:8080 -m -w 1\n';
       assert.equal(await until(one), one);
-      assert.ok(!h.logs.some((l) => l.startsWith('Soft failure real server: 127.0.0.3:8080')), 'down at once, no soft failures');
+      assert.ok(
+        !h.logs.some((l) => l.startsWith('Soft failure real server: 127.0.0.3:8080')),
+        'down at once, no soft failures',
+      );
       assert.ok(h.logs.some((l) => l === 'Real server down: 127.0.0.3:8080 (tcp:10.0.0.1:80): Server in maintenance'));
       unlinkSync(join(dir, '127.0.0.3:8080'));
       const both = one + '-a -t 10.0.0.1:80 -r 127.0.0.3:8080 -m -w 1\n';
@@ -95,23 +113,29 @@ virtual=10.0.0.1:80
     try {
       // Named by its short host name: known only once reverse DNS (here 100 ms) answers.
       writeFileSync(join(dir, 'web3:8080'), '');
-      const reverseName = (a: string) => new Promise<string | null>((r) => setTimeout(() => r(a === '127.0.0.3' ? 'web3.example.com' : null), 100));
-      const h = await harness(`
+      const reverseName = (a: string) =>
+        new Promise<string | null>((r) => setTimeout(() => r(a === '127.0.0.3' ? 'web3.example.com' : null), 100));
+      const h = await harness(
+        `
 checkinterval=1
 maintenancedir=${dir}
 virtual=10.0.0.1:80
 	real=127.0.0.2:8080 masq
 	real=127.0.0.3:8080 masq
 	service=http
-`, { servers: { '127.0.0.2': 'up', '127.0.0.3': 'up' }, reverseName });
+`,
+        { servers: { '127.0.0.2': 'up', '127.0.0.3': 'up' }, reverseName },
+      );
       await h.engine.start(h.cfg);
       await h.tick(0);
       await h.tick(3000);
-      assert.ok(!h.ipvs.log.some((c) => c.includes('127.0.0.3')), `no command ever names the real in maintenance: ${h.ipvs.log.join('; ')}`);
+      assert.ok(
+        !h.ipvs.log.some((c) => c.includes('127.0.0.3')),
+        `no command ever names the real in maintenance: ${h.ipvs.log.join('; ')}`,
+      );
       assert.equal(h.ipvs.save(), '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.0.0.2:8080 -m -w 1\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
-

@@ -24,7 +24,15 @@ export interface Harness {
   tick(ms: number): Promise<void>;
 }
 
-export async function harness(text: string, opts: { table?: string[]; servers?: Record<string, ServerState>; reverseName?: (a: string) => Promise<string | null>; random?: () => number } = {}): Promise<Harness & { cfg: Awaited<ReturnType<typeof config>> }> {
+export async function harness(
+  text: string,
+  opts: {
+    table?: string[];
+    servers?: Record<string, ServerState>;
+    reverseName?: (a: string) => Promise<string | null>;
+    random?: () => number;
+  } = {},
+): Promise<Harness & { cfg: Awaited<ReturnType<typeof config>> }> {
   const cfg = await config(text);
   const clock = new FakeClock();
   const ipvs = new FakeIpvs();
@@ -35,25 +43,38 @@ export async function harness(text: string, opts: { table?: string[]; servers?: 
   const fallbackRuns: string[][] = [];
   const servers = new Map<string, ServerState>(Object.entries(opts.servers ?? {}));
   const runProbe = (spec: ProbeSpec, signal: AbortSignal): Promise<CheckResult> => {
-    const host = 'host' in spec ? spec.host : spec.kind === 'http' ? new URL(spec.url).hostname.replace(/^\[|\]$/g, '') : null;
+    const host =
+      'host' in spec ? spec.host : spec.kind === 'http' ? new URL(spec.url).hostname.replace(/^\[|\]$/g, '') : null;
     checks.push(`${spec.kind} ${host ?? ''}`);
     if (spec.kind === 'none') return Promise.resolve({ up: true, reason: 'none', ms: 0 });
     const state = host ? (servers.get(host) ?? 'down') : 'down';
     if (state === 'hang') {
       return new Promise((resolve) => {
-        const t = clock.setTimeout(() => resolve({ up: false, reason: `timed out after ${spec.timeoutMs / 1000} s`, ms: spec.timeoutMs }), spec.timeoutMs);
+        const t = clock.setTimeout(
+          () => resolve({ up: false, reason: `timed out after ${spec.timeoutMs / 1000} s`, ms: spec.timeoutMs }),
+          spec.timeoutMs,
+        );
         signal.addEventListener('abort', () => {
           clock.clearTimeout(t);
           resolve({ up: false, reason: 'stopped', ms: 0 });
         });
       });
     }
-    return Promise.resolve(state === 'up' ? { up: true, reason: 'HTTP 200 OK', ms: 1 } : { up: false, reason: 'connect ECONNREFUSED', ms: 1 });
+    return Promise.resolve(
+      state === 'up'
+        ? { up: true, reason: 'HTTP 200 OK', ms: 1 }
+        : { up: false, reason: 'connect ECONNREFUSED', ms: 1 },
+    );
   };
   const engine = new Engine({
     clock,
     ipvs,
-    log: { info: (m) => logs.push(m), warn: (m) => logs.push('WARN ' + m), error: (m) => logs.push('ERROR ' + m), debug: () => undefined },
+    log: {
+      info: (m) => logs.push(m),
+      warn: (m) => logs.push('WARN ' + m),
+      error: (m) => logs.push('ERROR ' + m),
+      debug: () => undefined,
+    },
     runProbe,
     maxInFlight: 1000,
     jitter: 0,

@@ -24,7 +24,8 @@ virtual=10.0.0.2:80
 	service=http
 `;
 const servers = { '127.0.0.2': 'up', '127.0.0.3': 'up', '127.0.0.4': 'up' } as const;
-const FULL = '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.0.0.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.0.0.3:8080 -m -w 5\n-A -t 10.0.0.2:80 -s wrr\n-a -t 10.0.0.2:80 -r 127.0.0.4:8080 -m -w 1\n';
+const FULL =
+  '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.0.0.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.0.0.3:8080 -m -w 5\n-A -t 10.0.0.2:80 -s wrr\n-a -t 10.0.0.2:80 -r 127.0.0.4:8080 -m -w 1\n';
 
 describe('engine at scale: resync, drift and reload paths', () => {
   it('a resync of an untouched table reads it once and diffs nothing; a hand edit is still repaired', async () => {
@@ -39,7 +40,10 @@ describe('engine at scale: resync, drift and reload paths', () => {
     await h.tick(5000);
     assert.ok(h.ipvs.reads >= reads + 4, 'the table is still read every checkinterval');
     assert.equal(h.ipvs.runs, runs, 'nothing to change, nothing run');
-    assert.ok(h.engine.reconciler.stats.skipped >= skipped + 4, `the unchanged resyncs skipped their diff (${h.engine.reconciler.stats.skipped - skipped})`);
+    assert.ok(
+      h.engine.reconciler.stats.skipped >= skipped + 4,
+      `the unchanged resyncs skipped their diff (${h.engine.reconciler.stats.skipped - skipped})`,
+    );
     h.ipvs.hand('-d -t 10.0.0.2:80 -r 127.0.0.4:8080');
     await h.tick(1000);
     assert.equal(h.ipvs.save(), FULL, 'the hand edit is repaired at the next resync');
@@ -56,7 +60,10 @@ describe('engine at scale: resync, drift and reload paths', () => {
     h.servers.set('127.0.0.3', 'down');
     await h.tick(1000);
     await h.tick(1000);
-    assert.equal(h.ipvs.save(), '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.0.0.2:8080 -m -w 1\n-A -t 10.0.0.2:80 -s wrr\n-a -t 10.0.0.2:80 -r 127.0.0.4:8080 -m -w 1\n');
+    assert.equal(
+      h.ipvs.save(),
+      '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.0.0.2:8080 -m -w 1\n-A -t 10.0.0.2:80 -s wrr\n-a -t 10.0.0.2:80 -r 127.0.0.4:8080 -m -w 1\n',
+    );
   });
 
   it('reload through carryOver: unchanged virtuals keep their objects, check state and timing; only the change is reconciled', async () => {
@@ -76,9 +83,17 @@ describe('engine at scale: resync, drift and reload paths', () => {
     assert.equal(next.virtuals[1], v2, 'the unchanged virtual is the same object');
     const checks = h.checks.length;
     await h.engine.reload(next);
-    assert.deepEqual(h.ipvs.take(), ['-e -t 10.0.0.1:80 -r 127.0.0.3:8080 -m -w 7 -x 0 -y 0'], 'one command, for the one change');
+    assert.deepEqual(
+      h.ipvs.take(),
+      ['-e -t 10.0.0.1:80 -r 127.0.0.3:8080 -m -w 7 -x 0 -y 0'],
+      'one command, for the one change',
+    );
     assert.equal(h.checks.length, checks, 'no check was run again by the reload');
-    assert.equal([...h.engine.health.probes.values()].find((p) => p.key.includes('127.0.0.4'))!.failures, 1, 'the soft failure count carried over');
+    assert.equal(
+      [...h.engine.health.probes.values()].find((p) => p.key.includes('127.0.0.4'))!.failures,
+      1,
+      'the soft failure count carried over',
+    );
     // Its timing carried over too: its next checks come on the same second boundaries.
     const before = h.checks.filter((c) => c.includes('127.0.0.4')).length;
     await h.tick(1000);

@@ -26,7 +26,8 @@ virtual=10.0.0.1:80
     );
     await h.engine.start(h.cfg);
     await h.tick(0);
-    const both = '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.0.0.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.0.0.3:8080 -m -w 5\n';
+    const both =
+      '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.0.0.2:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 127.0.0.3:8080 -m -w 5\n';
     assert.equal(h.ipvs.save(), both);
     // ipvsadm is slow from now on: the next run waits until released.
     let release!: () => void;

@@ -17,5 +17,9 @@ export const fixedResolver: Resolver = {
 };
 
 export function config(text: string, file = 'test.cf'): Promise<Config> {
-  return parseConfig(text.replace(/^\n/, ''), file, { resolver: fixedResolver, hostname: 'testhost', checkFiles: false });
+  return parseConfig(text.replace(/^\n/, ''), file, {
+    resolver: fixedResolver,
+    hostname: 'testhost',
+    checkFiles: false,
+  });
 }

@@ -45,7 +45,10 @@ export class Director {
 
   cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
     return new Promise((resolve) => {
-      const c = spawn(process.execPath, [CLI, ...args], { env: { ...this.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, [CLI, ...args], {
+        env: { ...this.env, ...opts.env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       c.stdout.on('data', (b) => (stdout += b));
@@ -74,7 +77,11 @@ export class Director {
   commands(): string[] {
     const f = join(this.kernelDir, 'ipvsadm.log');
     if (!existsSync(f)) return [];
-    return readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ').slice(2).join(' ')).filter((l) => !/^-[SL]/.test(l) && l !== '-R');
+    return readFileSync(f, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ').slice(2).join(' '))
+      .filter((l) => !/^-[SL]/.test(l) && l !== '-R');
   }
 
   logText(): string {
@@ -99,7 +106,11 @@ export class Director {
     if (s) await new Promise<void>((r) => s.close(() => r()));
   }
 
-  async waitFor<T>(what: string, fn: () => T | false | null | undefined | Promise<T | false | null | undefined>, timeoutMs = 15000): Promise<T> {
+  async waitFor<T>(
+    what: string,
+    fn: () => T | false | null | undefined | Promise<T | false | null | undefined>,
+    timeoutMs = 15000,
+  ): Promise<T> {
     const until = Date.now() + timeoutMs;
     let last: unknown;
     for (;;) {
@@ -110,7 +121,10 @@ export class Director {
       } catch (e) {
         last = e;
       }
-      if (Date.now() > until) throw new Error(`timed out waiting for ${what} (last: ${String(last)})\ntable:\n${this.table()}\nlog:\n${this.logText().split('\n').slice(-30).join('\n')}`);
+      if (Date.now() > until)
+        throw new Error(
+          `timed out waiting for ${what} (last: ${String(last)})\ntable:\n${this.table()}\nlog:\n${this.logText().split('\n').slice(-30).join('\n')}`,
+        );
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -23,7 +23,6 @@ export const REQUIRE_ALL = process.env.LDIRECTORD_TEST_REQUIRE_ALL === '1';
 export function requirePart(ctx: Mocha.Context, missing: string | null): void {
   if (missing === null) return;
   if (REQUIRE_ALL) throw new Error(`required test part missing: ${missing}`);
-  // eslint-disable-next-line no-console
   console.log(`      (skipped: ${missing})`);
   ctx.skip();
 }
@@ -43,6 +42,7 @@ export function which(cmd: string): string | null {
 }
 
 export function missingPerlLdirectord(): string | null {
-  if (!existsSync('/usr/sbin/ldirectord')) return "Debian's Perl ldirectord is not installed (apt-get install ldirectord)";
+  if (!existsSync('/usr/sbin/ldirectord'))
+    return "Debian's Perl ldirectord is not installed (apt-get install ldirectord)";
   return null;
 }

@@ -57,7 +57,13 @@ export class FakeIpvs implements IpvsAdapter {
       const e = simulateCommand(this.table, c);
       if (e) errors.push(e);
     }
-    return { ok: errors.length === 0, argv: commands.map((c) => c.join(' ')), stderr: errors.join('\n'), exit: 0, error: null };
+    return {
+      ok: errors.length === 0,
+      argv: commands.map((c) => c.join(' ')),
+      stderr: errors.join('\n'),
+      exit: 0,
+      error: null,
+    };
   }
 
   /** Run commands as an operator would by hand (not logged as the daemon's). */

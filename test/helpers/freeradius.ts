@@ -36,7 +36,10 @@ export async function startFreeRadius(): Promise<FreeRadius> {
   mkdirSync(join(dir, 'run'));
   mkdirSync(join(dir, 'log'));
   // A users file line: name, then check items; the password is a double-quoted string.
-  writeFileSync(join(dir, 'users'), `${RADIUS_USER} Cleartext-Password := "${RADIUS_PASSWORD.replace(/["\\]/g, '\\$&')}"\n`);
+  writeFileSync(
+    join(dir, 'users'),
+    `${RADIUS_USER} Cleartext-Password := "${RADIUS_PASSWORD.replace(/["\\]/g, '\\$&')}"\n`,
+  );
   // The local dictionary file may be empty: the server's own dictionaries are read from
   // /usr/share/freeradius.
   writeFileSync(join(dir, 'dictionary'), '');

@@ -6,7 +6,16 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePorts, firstBytes, makeCert, missingRootAnd, startDaemon, tempDir, waitUntil, type Daemon } from './mail-net';
+import {
+  freePorts,
+  firstBytes,
+  makeCert,
+  missingRootAnd,
+  startDaemon,
+  tempDir,
+  waitUntil,
+  type Daemon,
+} from './mail-net';
 
 export interface MailUser {
   user: string;
@@ -33,7 +42,8 @@ export interface Dovecot {
 export function missingDovecot(): string | null {
   const missing = missingRootAnd('dovecot', 'openssl');
   if (missing) return missing;
-  if (!existsSync('/usr/lib/dovecot/pop3') || !existsSync('/usr/lib/dovecot/imap')) return 'dovecot-pop3d / dovecot-imapd are not installed';
+  if (!existsSync('/usr/lib/dovecot/pop3') || !existsSync('/usr/lib/dovecot/imap'))
+    return 'dovecot-pop3d / dovecot-imapd are not installed';
   return null;
 }
 
@@ -45,7 +55,11 @@ export async function startDovecot(host: string, host6: string): Promise<Dovecot
   mkdirSync(home);
   chmodSync(home, 0o1777);
   // passwd-file: user:{scheme}password:uid:gid:gecos:home:shell:extra. No ':' in passwords.
-  writeFileSync(join(d, 'users'), [ALICE, BOB, CAROL].map((u) => `${u.user}:{PLAIN}${u.password}::::::\n`).join(''), 'utf8');
+  writeFileSync(
+    join(d, 'users'),
+    [ALICE, BOB, CAROL].map((u) => `${u.user}:{PLAIN}${u.password}::::::\n`).join(''),
+    'utf8',
+  );
 
   const [pop3, pop3s, imap, imaps] = await freePorts(4, host, host6);
   const ports = { pop3: pop3!, pop3s: pop3s!, imap: imap!, imaps: imaps! };
@@ -116,8 +130,14 @@ service anvil {
   };
   try {
     // Login processes greet only once the auth process is up: wait for real greetings.
-    await waitUntil('dovecot POP3 greeting', async () => (await firstBytes(host, ports.pop3))?.startsWith('+OK') ?? false);
-    await waitUntil('dovecot IMAP greeting', async () => (await firstBytes(host6, ports.imap))?.startsWith('* OK') ?? false);
+    await waitUntil(
+      'dovecot POP3 greeting',
+      async () => (await firstBytes(host, ports.pop3))?.startsWith('+OK') ?? false,
+    );
+    await waitUntil(
+      'dovecot IMAP greeting',
+      async () => (await firstBytes(host6, ports.imap))?.startsWith('* OK') ?? false,
+    );
   } catch (e) {
     const why = `${(e as Error).message}\n--- dovecot output ---\n${daemon.output()}\n--- dovecot log ---\n${log()}`;
     await stop();

@@ -65,7 +65,15 @@ export function startLeafnode(host: string, fqdn: string): Promise<Leafnode> {
   writeFileSync(join(etc, 'config'), `server = 127.20.4.254\nhostname = ${fqdn}\nexpire = 20\n`);
   chmodSync(join(etc, 'config'), 0o640);
   chownSync(join(etc, 'config'), 0, ids.gid);
-  for (const sub of ['', 'leaf.node', 'failed.postings', 'interesting.groups', 'out.going', 'temp.files', 'message.id']) {
+  for (const sub of [
+    '',
+    'leaf.node',
+    'failed.postings',
+    'interesting.groups',
+    'out.going',
+    'temp.files',
+    'message.id',
+  ]) {
     const p = join(spool, sub);
     mkdirSync(p, { recursive: true });
     chownSync(p, ids.uid, ids.gid);
@@ -77,7 +85,9 @@ export function startLeafnode(host: string, fqdn: string): Promise<Leafnode> {
   const server: Server = createServer({ pauseOnConnect: true }, (sock) => {
     sock.on('error', () => undefined);
     // inetd-style: the accepted socket is leafnode's stdin and stdout.
-    const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { stdio: [sock, sock, 'pipe'] });
+    const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
+      stdio: [sock, sock, 'pipe'],
+    });
     children.add(child);
     child.stderr!.on('data', (d: Buffer) => (errors += d.toString()));
     child.once('exit', () => {

@@ -162,7 +162,23 @@ export function makeCert(dir: string): { cert: string; key: string } {
   const key = join(dir, 'key.pem');
   const r = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=ldirectord-test'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=ldirectord-test',
+    ],
     { encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);

@@ -13,7 +13,16 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { firstBytes, freePort, missingMountNamespace, missingRootAnd, startDaemon, tempDir, waitUntil, type Daemon } from './mail-net';
+import {
+  firstBytes,
+  freePort,
+  missingMountNamespace,
+  missingRootAnd,
+  startDaemon,
+  tempDir,
+  waitUntil,
+  type Daemon,
+} from './mail-net';
 
 export const FTP_USER = { user: 'ftpcheck', password: 'ftp-s3cret' };
 /** Content of /health.txt in the FTP root. */
@@ -31,7 +40,12 @@ export interface Vsftpd {
 export function missingVsftpd(): string | null {
   const m = missingRootAnd('vsftpd', 'openssl') ?? missingMountNamespace();
   if (m) return m;
-  if (!readFileSync('/etc/passwd', 'utf8').split('\n').some((l) => l.startsWith('ftp:'))) return "no 'ftp' account (the vsftpd package creates it)";
+  if (
+    !readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .some((l) => l.startsWith('ftp:'))
+  )
+    return "no 'ftp' account (the vsftpd package creates it)";
   if (!existsSync('/etc/shadow')) return 'no /etc/shadow';
   return null;
 }
@@ -52,12 +66,18 @@ export async function startVsftpd(host: string): Promise<Vsftpd> {
   for (const f of ['health.txt', 'big.bin']) chmodSync(join(root, f), 0o644);
 
   // PAM: pam_unix only, without its failure delay, so a wrong password answers at once.
-  writeFileSync(join(pam, 'ldtest-ftp'), 'auth required pam_unix.so nodelay\naccount required pam_permit.so\nsession required pam_permit.so\n');
+  writeFileSync(
+    join(pam, 'ldtest-ftp'),
+    'auth required pam_unix.so nodelay\naccount required pam_permit.so\nsession required pam_permit.so\n',
+  );
   const hash = spawnSync('openssl', ['passwd', '-6', FTP_USER.password], { encoding: 'utf8' });
   if (hash.status !== 0) throw new Error(`openssl passwd failed: ${hash.stderr}`);
   copyFileSync('/etc/passwd', join(d, 'passwd'));
   copyFileSync('/etc/shadow', join(d, 'shadow'));
-  appendFileSync(join(d, 'passwd'), `${FTP_USER.user}:x:65534:65534:ldirectord ftp check:/nonexistent:/usr/sbin/nologin\n`);
+  appendFileSync(
+    join(d, 'passwd'),
+    `${FTP_USER.user}:x:65534:65534:ldirectord ftp check:/nonexistent:/usr/sbin/nologin\n`,
+  );
   appendFileSync(join(d, 'shadow'), `${FTP_USER.user}:${hash.stdout.trim()}:19000:0:99999:7:::\n`);
   chmodSync(join(d, 'passwd'), 0o644);
   chmodSync(join(d, 'shadow'), 0o640);
@@ -102,7 +122,12 @@ export async function startVsftpd(host: string): Promise<Vsftpd> {
   writeFileSync(confPath, conf);
   chmodSync(confPath, 0o600);
 
-  const script = [`mount --bind ${pam} /etc/pam.d`, `mount --bind ${d}/passwd /etc/passwd`, `mount --bind ${d}/shadow /etc/shadow`, `exec vsftpd ${confPath}`].join(' && ');
+  const script = [
+    `mount --bind ${pam} /etc/pam.d`,
+    `mount --bind ${d}/passwd /etc/passwd`,
+    `mount --bind ${d}/shadow /etc/shadow`,
+    `exec vsftpd ${confPath}`,
+  ].join(' && ');
   const daemon = startDaemon('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script]);
   const stop = async () => {
     await daemon.stop();

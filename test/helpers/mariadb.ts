@@ -81,7 +81,11 @@ export class MariaDb {
         },
       }),
     );
-    await run(which('mariadb-install-db')!, [`--defaults-file=${cnf}`, '--auth-root-authentication-method=socket', '--skip-test-db'], { timeout: 120_000 });
+    await run(
+      which('mariadb-install-db')!,
+      [`--defaults-file=${cnf}`, '--auth-root-authentication-method=socket', '--skip-test-db'],
+      { timeout: 120_000 },
+    );
     const proc = spawn(which('mariadbd')!, [`--defaults-file=${cnf}`], { stdio: 'ignore' });
     const db = new MariaDb(o.host, port, dir, proc);
     proc.once('exit', () => {
@@ -91,7 +95,14 @@ export class MariaDb {
     const deadline = Date.now() + 60_000;
     for (;;) {
       const ok = await new Promise<boolean>((resolve) => {
-        const c = createConnection({ host: o.host, port, user: o.user, password: o.password, database: o.database, connectTimeout: 2000 });
+        const c = createConnection({
+          host: o.host,
+          port,
+          user: o.user,
+          password: o.password,
+          database: o.database,
+          connectTimeout: 2000,
+        });
         c.on('error', () => undefined);
         c.connect((err) => {
           c.destroy();

@@ -62,12 +62,23 @@ export async function blackhole(addr: string): Promise<{ remove: () => Promise<v
     await run(nft, ['delete', 'table', 'inet', table]).catch(() => undefined);
     return `cannot add an nftables drop rule (${(e as Error).message.split('\n')[0]})`;
   }
-  return { remove: () => run(nft, ['delete', 'table', 'inet', table]).then(() => undefined, () => undefined) };
+  return {
+    remove: () =>
+      run(nft, ['delete', 'table', 'inet', table]).then(
+        () => undefined,
+        () => undefined,
+      ),
+  };
 }
 
 /** TCP sockets of this machine to addr:port (any state), from /proc/net/tcp. */
 export function tcpSocketsTo(addr: string, port?: number): { state: string }[] {
-  const hex = addr.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).reverse().join('').toUpperCase();
+  const hex = addr
+    .split('.')
+    .map((o) => Number(o).toString(16).padStart(2, '0'))
+    .reverse()
+    .join('')
+    .toUpperCase();
   const out: { state: string }[] = [];
   for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);

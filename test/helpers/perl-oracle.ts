@@ -14,7 +14,9 @@ export function missingPerlChecks(): string | null {
   const ld = missingPerlLdirectord();
   if (ld) return ld;
   const r = spawnSync('perl', ['-MNet::LDAP', '-MNet::DNS', '-MAuthen::Radius', '-MJSON::PP', '-e', '1']);
-  return r.status === 0 ? null : "Perl modules of ldirectord's negotiate checks are missing (apt-get install ldirectord)";
+  return r.status === 0
+    ? null
+    : "Perl modules of ldirectord's negotiate checks are missing (apt-get install ldirectord)";
 }
 
 export interface PerlVerdict {
@@ -32,7 +34,9 @@ export function perlCheck(cf: string): Promise<PerlVerdict> {
   const file = join(dir, 'ldirectord.cf');
   writeFileSync(file, cf);
   return new Promise((resolve, reject) => {
-    const child = spawn('perl', [join(ROOT, 'test', 'helpers', 'perl-check.pl'), file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('perl', [join(ROOT, 'test', 'helpers', 'perl-check.pl'), file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('latin1')));

@@ -5,7 +5,16 @@
  * address with password (SCRAM) authentication over TCP, and removed afterwards.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -28,7 +37,9 @@ export interface PostgresOptions {
 function binDir(): string | null {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return null;
-  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'postgres')) && existsSync(join(root, v, 'bin', 'initdb')));
+  const versions = readdirSync(root).filter(
+    (v) => existsSync(join(root, v, 'bin', 'postgres')) && existsSync(join(root, v, 'bin', 'initdb')),
+  );
   versions.sort((a, b) => Number(b) - Number(a));
   return versions[0] ? join(root, versions[0], 'bin') : null;
 }
@@ -75,7 +86,22 @@ export class Postgres {
     const data = join(dir, 'data');
     const env = { PATH: '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' };
     const as: SpawnOptions = { uid, gid, env, cwd: dir };
-    await runAs(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync', '--no-instructions'], as);
+    await runAs(
+      join(bin, 'initdb'),
+      [
+        '-D',
+        data,
+        '-U',
+        'postgres',
+        '--auth-local=trust',
+        '--auth-host=scram-sha-256',
+        '-E',
+        'UTF8',
+        '--no-sync',
+        '--no-instructions',
+      ],
+      as,
+    );
     if (o.hba?.length) {
       const hba = join(data, 'pg_hba.conf');
       const old = readFileSync(hba, 'utf8');
@@ -85,14 +111,37 @@ export class Postgres {
     }
     const tlsArgs: string[] = [];
     if (o.tls) {
-      for (const [name, text] of [['server.key', o.tls.key], ['server.crt', o.tls.cert]] as const) {
+      for (const [name, text] of [
+        ['server.key', o.tls.key],
+        ['server.crt', o.tls.cert],
+      ] as const) {
         writeFileSync(join(data, name), text, { mode: 0o600 });
         chownSync(join(data, name), uid, gid);
       }
       tlsArgs.push('-c', 'ssl=on', '-c', 'ssl_cert_file=server.crt', '-c', 'ssl_key_file=server.key');
     }
     const port = await closedPort(o.host);
-    const proc = spawn(join(bin, 'postgres'), ['-D', data, '-k', dir, '-h', o.host, '-p', String(port), '-c', 'fsync=off', '-c', 'shared_buffers=16MB', '-c', 'max_connections=50', ...tlsArgs], { ...as, stdio: 'ignore' });
+    const proc = spawn(
+      join(bin, 'postgres'),
+      [
+        '-D',
+        data,
+        '-k',
+        dir,
+        '-h',
+        o.host,
+        '-p',
+        String(port),
+        '-c',
+        'fsync=off',
+        '-c',
+        'shared_buffers=16MB',
+        '-c',
+        'max_connections=50',
+        ...tlsArgs,
+      ],
+      { ...as, stdio: 'ignore' },
+    );
     const pg = new Postgres(o.host, port, dir, proc);
     proc.once('exit', () => {
       pg.proc = null;

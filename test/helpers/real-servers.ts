@@ -135,7 +135,10 @@ export class RealServers {
   /** `127.40.1.2:8080 up, 127.40.1.3:8080 down (http 500)`, for failure messages. */
   describe(): string {
     return [...this.all.values()]
-      .map((s) => `${s.name} ${s.listening ? 'listening' : 'stopped'}${s.kind === 'http' && s.listening ? ` (answers ${s.status} ${JSON.stringify(s.body)})` : ''}`)
+      .map(
+        (s) =>
+          `${s.name} ${s.listening ? 'listening' : 'stopped'}${s.kind === 'http' && s.listening ? ` (answers ${s.status} ${JSON.stringify(s.body)})` : ''}`,
+      )
       .join(', ');
   }
 }

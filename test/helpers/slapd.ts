@@ -39,7 +39,25 @@ export async function startSlapd(): Promise<Slapd> {
   const ldapsPort = await freePort([['tcp', host]]);
   const ldap6Port = await freePort([['tcp', '::1']]);
   mkdirSync(join(dir, 'db'));
-  await runTool('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=ldap.example.test'], dir);
+  await runTool(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'key.pem',
+      '-out',
+      'cert.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=ldap.example.test',
+    ],
+    dir,
+  );
   const conf = join(dir, 'slapd.conf');
   writeFileSync(
     conf,

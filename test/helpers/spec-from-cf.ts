@@ -9,8 +9,15 @@ import { negotiateSpec } from '../../src/checks/target';
 import type { ProbeSpec } from '../../src/checks/types';
 
 /** The negotiate spec of the first real of the first virtual in `cf`. */
-export async function specFromConfig<K extends ProbeSpec['kind']>(kind: K, cf: string): Promise<Extract<ProbeSpec, { kind: K }>> {
-  const config = await parseConfig(cf, 'test.cf', { resolver: systemResolver(), hostname: 'director.example.test', checkFiles: false });
+export async function specFromConfig<K extends ProbeSpec['kind']>(
+  kind: K,
+  cf: string,
+): Promise<Extract<ProbeSpec, { kind: K }>> {
+  const config = await parseConfig(cf, 'test.cf', {
+    resolver: systemResolver(),
+    hostname: 'director.example.test',
+    checkFiles: false,
+  });
   const v = config.virtuals[0];
   const spec = negotiateSpec(v, v.reals[0]);
   if (spec.kind !== kind) throw new Error(`expected a ${kind} spec, got ${spec.kind}`);

@@ -179,7 +179,13 @@ export interface StartOptions {
 }
 
 /** Run `cmd args` in the foreground, output to <dir>/<name>.log, until its sockets are up. */
-export async function startDaemon(name: string, dir: string, cmd: string, args: string[], opts: StartOptions): Promise<Daemon> {
+export async function startDaemon(
+  name: string,
+  dir: string,
+  cmd: string,
+  args: string[],
+  opts: StartOptions,
+): Promise<Daemon> {
   const logPath = join(dir, `${name}.log`);
   const fd = openSync(logPath, 'a');
   const child = spawn(cmd, args, { cwd: opts.cwd ?? dir, stdio: ['ignore', fd, fd], detached: false });
@@ -255,7 +261,9 @@ export function runTool(cmd: string, args: string[], cwd: string): Promise<strin
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.once('error', reject);
-    child.once('exit', (code, signal) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} failed (${code ?? signal}):\n${out}`))));
+    child.once('exit', (code, signal) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} failed (${code ?? signal}):\n${out}`)),
+    );
   });
 }
 

@@ -30,7 +30,11 @@ const MESSAGES = [
   'Resetting soft failure count: 10.0.1.2:8080 (tcp:10.0.0.1:80)',
   'Added real server: 10.0.1.2:8080 (10.0.0.1:80) (Weight set to 1)',
 ];
-const messagesOf = (stdout: string) => stdout.split('\n').filter(Boolean).map((l) => l.replace(/^\[[^\]]*\] /, ''));
+const messagesOf = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.replace(/^\[[^\]]*\] /, ''));
 
 describe('logs: the command', function () {
   let d: LogDir;
@@ -43,7 +47,12 @@ describe('logs: the command', function () {
   it('prints the last 10 lines by default, as written', () => {
     const r = runLogs([d.config, 'logs']);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, MESSAGES.slice(-10).map((m, i) => stamped(m, min(i + 5))).join(''));
+    assert.equal(
+      r.stdout,
+      MESSAGES.slice(-10)
+        .map((m, i) => stamped(m, min(i + 5)))
+        .join(''),
+    );
   });
 
   it('-n N, -nN and -n 0', () => {
@@ -57,7 +66,12 @@ describe('logs: the command', function () {
     const web = MESSAGES.filter((m) => /10\.0\.0\.1:80\)|\(tcp:10\.0\.0\.1:80\)|server: 10\.0\.0\.1:80$/.test(m));
     assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '-n', '100', '--virtual', '10.0.0.1:80']).stdout), web);
     assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '-n', '100', '--virtual', 'tcp:10.0.0.1:80']).stdout), web);
-    const fwm = ['Added virtual server: 5', 'Added real server: 10.0.1.1:0 (5) (Weight set to 1)', 'Real server down: 10.0.1.1:0 (fwm:5): connect: ETIMEDOUT', 'Quiescent real server: 10.0.1.1:0 (5) (Weight set to 0)'];
+    const fwm = [
+      'Added virtual server: 5',
+      'Added real server: 10.0.1.1:0 (5) (Weight set to 1)',
+      'Real server down: 10.0.1.1:0 (fwm:5): connect: ETIMEDOUT',
+      'Quiescent real server: 10.0.1.1:0 (5) (Weight set to 0)',
+    ];
     assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '-n', '100', '--virtual', '5']).stdout), fwm);
     assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '-n', '100', '--virtual', 'fwm:5']).stdout), fwm);
     assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '--virtual', 'fwm:5', '-n', '1']).stdout), fwm.slice(-1));
@@ -70,37 +84,73 @@ describe('logs: the command', function () {
       'Real server down: 10.0.1.1:0 (fwm:5): connect: ETIMEDOUT',
       'Quiescent real server: 10.0.1.1:0 (5) (Weight set to 0)',
     ]);
-    assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '--real', '10.0.1.1:8080']).stdout), ['Added real server: 10.0.1.1:8080 (10.0.0.1:80) (Weight set to 1)']);
-    assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '-n', '2', '--real', '10.0.1.2', '--virtual', '10.0.0.1:80']).stdout), [
-      'Resetting soft failure count: 10.0.1.2:8080 (tcp:10.0.0.1:80)',
-      'Added real server: 10.0.1.2:8080 (10.0.0.1:80) (Weight set to 1)',
+    assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '--real', '10.0.1.1:8080']).stdout), [
+      'Added real server: 10.0.1.1:8080 (10.0.0.1:80) (Weight set to 1)',
     ]);
+    assert.deepEqual(
+      messagesOf(runLogs([d.config, 'logs', '-n', '2', '--real', '10.0.1.2', '--virtual', '10.0.0.1:80']).stdout),
+      [
+        'Resetting soft failure count: 10.0.1.2:8080 (tcp:10.0.0.1:80)',
+        'Added real server: 10.0.1.2:8080 (10.0.0.1:80) (Weight set to 1)',
+      ],
+    );
   });
 
   it('--since an ISO time, a log stamp', () => {
     const r = runLogs([d.config, 'logs', '-n', '100', '--since', '2026-11-21T11:02']);
     assert.deepEqual(messagesOf(r.stdout), MESSAGES.slice(12));
-    assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '-n', '100', '--since', 'Sat Nov 21 11:03:00 2026']).stdout), MESSAGES.slice(13));
-    assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '-n', '1', '--since', '2026-11-21 10:55', '--real', '10.0.1.2']).stdout), MESSAGES.slice(-1));
+    assert.deepEqual(
+      messagesOf(runLogs([d.config, 'logs', '-n', '100', '--since', 'Sat Nov 21 11:03:00 2026']).stdout),
+      MESSAGES.slice(13),
+    );
+    assert.deepEqual(
+      messagesOf(runLogs([d.config, 'logs', '-n', '1', '--since', '2026-11-21 10:55', '--real', '10.0.1.2']).stdout),
+      MESSAGES.slice(-1),
+    );
     assert.equal(runLogs([d.config, 'logs', '--since', '2026-11-22']).stdout, '');
   });
 
   it('--json: one object per line with the event', () => {
     const r = runLogs([d.config, 'logs', '--json', '-n', '2', '--virtual', '5']);
     assert.equal(r.status, 0, r.stderr);
-    const objs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const objs = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     assert.deepEqual(
       objs.map(({ time: _t, ...o }) => o),
       [
-        { cfgname: 'web.cf', pid: 4242, message: 'Real server down: 10.0.1.1:0 (fwm:5): connect: ETIMEDOUT', event: 'real-down', virtual: 'fwm:5', real: '10.0.1.1:0', reason: 'connect: ETIMEDOUT' },
-        { cfgname: 'web.cf', pid: 4242, message: 'Quiescent real server: 10.0.1.1:0 (5) (Weight set to 0)', event: 'real-quiescent', virtual: '5', real: '10.0.1.1:0', weight: 0 },
+        {
+          cfgname: 'web.cf',
+          pid: 4242,
+          message: 'Real server down: 10.0.1.1:0 (fwm:5): connect: ETIMEDOUT',
+          event: 'real-down',
+          virtual: 'fwm:5',
+          real: '10.0.1.1:0',
+          reason: 'connect: ETIMEDOUT',
+        },
+        {
+          cfgname: 'web.cf',
+          pid: 4242,
+          message: 'Quiescent real server: 10.0.1.1:0 (5) (Weight set to 0)',
+          event: 'real-quiescent',
+          virtual: '5',
+          real: '10.0.1.1:0',
+          weight: 0,
+        },
       ],
     );
-    assert.deepEqual(objs.map((o) => Date.parse(o.time)), [min(10).getTime(), min(11).getTime()]);
+    assert.deepEqual(
+      objs.map((o) => Date.parse(o.time)),
+      [min(10).getTime(), min(11).getTime()],
+    );
   });
 
   it('--json before the command word works too; the time carries the local offset', () => {
-    const r = spawnSync(process.execPath, [CLI, '--json', d.config, 'logs', '-n', '1'], { encoding: 'utf8', env: cleanEnv({ TZ: 'Asia/Kathmandu' }) });
+    const r = spawnSync(process.execPath, [CLI, '--json', d.config, 'logs', '-n', '1'], {
+      encoding: 'utf8',
+      env: cleanEnv({ TZ: 'Asia/Kathmandu' }),
+    });
     const o = JSON.parse(r.stdout);
     assert.equal(o.event, 'real-added');
     assert.match(o.time, /^2026-11-\d\dT\d\d:\d\d:00\+05:45$/);
@@ -117,7 +167,10 @@ describe('logs: the command', function () {
     /** Run under script(1), which gives the command a pseudo-terminal as stdout. */
     const onTty = (args: string[], env: Record<string, string> = {}) => {
       const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-      const r = spawnSync(script!, ['-qec', [process.execPath, CLI, ...args].map(q).join(' '), '/dev/null'], { encoding: 'utf8', env: cleanEnv({ TERM: 'xterm', ...env }) });
+      const r = spawnSync(script!, ['-qec', [process.execPath, CLI, ...args].map(q).join(' '), '/dev/null'], {
+        encoding: 'utf8',
+        env: cleanEnv({ TERM: 'xterm', ...env }),
+      });
       assert.equal(r.status, 0, r.stderr);
       return r.stdout.replace(/\r\n/g, '\n');
     };
@@ -127,8 +180,20 @@ describe('logs: the command', function () {
 
     it('down red, quiesced and soft failures yellow, up green, the rest plain', () => {
       const out = onTty([d.config, 'logs', '-n', '8']).split('\n').filter(Boolean);
-      const colourOf = (l: string) => (l.startsWith('\x1b[31m') ? 'red' : l.startsWith('\x1b[33m') ? 'yellow' : l.startsWith('\x1b[32m') ? 'green' : l.includes('\x1b') ? 'other' : 'plain');
-      assert.deepEqual(out.map(colourOf), ['plain', 'yellow', 'red', 'red', 'red', 'yellow', 'green', 'plain', 'green'].slice(-8));
+      const colourOf = (l: string) =>
+        l.startsWith('\x1b[31m')
+          ? 'red'
+          : l.startsWith('\x1b[33m')
+            ? 'yellow'
+            : l.startsWith('\x1b[32m')
+              ? 'green'
+              : l.includes('\x1b')
+                ? 'other'
+                : 'plain';
+      assert.deepEqual(
+        out.map(colourOf),
+        ['plain', 'yellow', 'red', 'red', 'red', 'yellow', 'green', 'plain', 'green'].slice(-8),
+      );
       for (const l of out.filter((l) => l.includes('\x1b'))) assert.ok(l.endsWith('\x1b[0m'), l);
     });
 
@@ -154,7 +219,10 @@ describe('logs: where the logs are', () => {
     const r = runLogs([cf, 'logs']);
     assert.equal(r.status, 2);
     assert.equal(r.stdout, '');
-    assert.equal(r.stderr, `ldirectord for ${cf} logs to syslog facility local0: try journalctl -t ldirectord or /var/log/syslog\n`);
+    assert.equal(
+      r.stderr,
+      `ldirectord for ${cf} logs to syslog facility local0: try journalctl -t ldirectord or /var/log/syslog\n`,
+    );
   });
 
   it('supervised=yes: the supervisor has them; exits 2', () => {
@@ -191,7 +259,11 @@ describe('logs: where the logs are', () => {
 
   it('option values that cannot be read: exit 255 with the reason', () => {
     d.append(['Added virtual server: 10.0.0.1:80']);
-    for (const args of [['--since', 'soon'], ['--virtual', 'www:80'], ['--real', 'nope']]) {
+    for (const args of [
+      ['--since', 'soon'],
+      ['--virtual', 'www:80'],
+      ['--real', 'nope'],
+    ]) {
       const r = runLogs([d.config, 'logs', ...args]);
       assert.equal(r.status, 255, args.join(' '));
       assert.match(r.stderr, new RegExp(`^ldirectord logs: ${args[0]} `));
@@ -203,7 +275,9 @@ describe('logs: where the logs are', () => {
     d.append(['Real server down: 10.0.1.1:8080 (tcp:10.0.0.1:80): old'], new Date(now - 5 * 3600_000));
     d.append(['Real server down: 10.0.1.1:8080 (tcp:10.0.0.1:80): an hour ago'], new Date(now - 3600_000));
     d.append(['Real server up: 10.0.1.1:8080 (tcp:10.0.0.1:80): recent'], new Date(now - 5000));
-    assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '--since', '10m']).stdout), ['Real server up: 10.0.1.1:8080 (tcp:10.0.0.1:80): recent']);
+    assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '--since', '10m']).stdout), [
+      'Real server up: 10.0.1.1:8080 (tcp:10.0.0.1:80): recent',
+    ]);
     assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '--since', '2h']).stdout).length, 2);
     assert.deepEqual(messagesOf(runLogs([d.config, 'logs', '--since', '1d']).stdout).length, 3);
   });

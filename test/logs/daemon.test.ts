@@ -21,7 +21,11 @@ describe('logs -f on the running daemon', function () {
   let config: string;
   const env = () => ({ LDIRECTORD_RUN_DIR: dir });
   const ctl = (command: string, extra: string[] = []) =>
-    spawnSync(process.execPath, [CLI, ...extra, config, command], { encoding: 'utf8', env: { ...process.env, ...env() }, timeout: 30_000 });
+    spawnSync(process.execPath, [CLI, ...extra, config, command], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env() },
+      timeout: 30_000,
+    });
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'ld-logs-daemon-'));
@@ -37,10 +41,17 @@ describe('logs -f on the running daemon', function () {
     server = createServer((s) => s.end());
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
-    const ipvsadm = spawnSync(process.execPath, [join(ROOT, 'dist', 'tools', 'fake-ipvsadm.js'), '--install', join(dir, 'ipvs')], { encoding: 'utf8' }).stdout.trim();
+    const ipvsadm = spawnSync(
+      process.execPath,
+      [join(ROOT, 'dist', 'tools', 'fake-ipvsadm.js'), '--install', join(dir, 'ipvs')],
+      { encoding: 'utf8' },
+    ).stdout.trim();
     const log = join(dir, 'ldirectord.log');
     config = join(dir, 'live.cf');
-    writeFileSync(config, `logfile="${log}"\ncheckinterval=1\nchecktimeout=1\nquiescent=no\nvirtual=10.0.0.1:80\n\treal=127.0.0.1:${port} masq 3\n\tchecktype=connect\n`);
+    writeFileSync(
+      config,
+      `logfile="${log}"\ncheckinterval=1\nchecktimeout=1\nquiescent=no\nvirtual=10.0.0.1:80\n\treal=127.0.0.1:${port} masq 3\n\tchecktype=connect\n`,
+    );
 
     // Following before the daemon starts: the log does not exist yet.
     f = new Follower([config, 'logs', '-f', '--json', '--real', `127.0.0.1:${port}`], env());
@@ -48,17 +59,29 @@ describe('logs -f on the running daemon', function () {
     const started = ctl('start', ['--ipvsadm', ipvsadm]);
     assert.equal(started.status, 0, started.stderr);
 
-    const events = () => f!.lines.map((l) => JSON.parse(l) as { event?: string; real?: string; virtual?: string; weight?: number; cfgname: string });
+    const events = () =>
+      f!.lines.map(
+        (l) => JSON.parse(l) as { event?: string; real?: string; virtual?: string; weight?: number; cfgname: string },
+      );
     await f.until('real-added', () => events().some((e) => e.event === 'real-added'), 30_000);
     const added = events().find((e) => e.event === 'real-added')!;
-    assert.deepEqual({ real: added.real, virtual: added.virtual, weight: added.weight, cfgname: added.cfgname }, { real: `127.0.0.1:${port}`, virtual: '10.0.0.1:80', weight: 3, cfgname: 'live.cf' });
+    assert.deepEqual(
+      { real: added.real, virtual: added.virtual, weight: added.weight, cfgname: added.cfgname },
+      { real: `127.0.0.1:${port}`, virtual: '10.0.0.1:80', weight: 3, cfgname: 'live.cf' },
+    );
 
     await new Promise<void>((r) => server!.close(() => r()));
     server = null;
     await f.until('real-deleted', () => events().some((e) => e.event === 'real-deleted'), 30_000);
     const seen = events().map((e) => e.event);
-    assert.ok(seen.indexOf('real-down') >= 0 && seen.indexOf('real-down') < seen.indexOf('real-deleted'), seen.join(', '));
-    assert.ok(events().every((e) => e.real === `127.0.0.1:${port}`), 'only lines about that real');
+    assert.ok(
+      seen.indexOf('real-down') >= 0 && seen.indexOf('real-down') < seen.indexOf('real-deleted'),
+      seen.join(', '),
+    );
+    assert.ok(
+      events().every((e) => e.real === `127.0.0.1:${port}`),
+      'only lines about that real',
+    );
     assert.match(readFileSync(log, 'utf8'), /Starting Linux Director/);
 
     assert.equal(ctl('stop').status, 0);

@@ -18,7 +18,10 @@ const FILE = [
 ];
 
 const f = (o: { virtual?: string; since?: string }): LineFilter => {
-  const r = buildFilter({ virtual: o.virtual ?? null, real: null, since: o.since ?? null }, new Date(2026, 10, 21, 12, 0));
+  const r = buildFilter(
+    { virtual: o.virtual ?? null, real: null, since: o.since ?? null },
+    new Date(2026, 10, 21, 12, 0),
+  );
   if ('error' in r) throw new Error(r.error);
   return r;
 };
@@ -33,11 +36,14 @@ function backwards(lines: string[], filter: LineFilter, count: number, stopBefor
 
 function forwards(lines: string[], filter: LineFilter): string[] {
   const sel = new ForwardSelector(filter);
-  return lines.map((l) => sel.next(l)).filter((l) => l !== null).map((l) => l!.raw);
+  return lines
+    .map((l) => sel.next(l))
+    .filter((l) => l !== null)
+    .map((l) => l!.raw);
 }
 
 describe('logs: entries over several lines', () => {
-  it('a continuation line carries the first line\'s stamp, cfgname and pid', () => {
+  it("a continuation line carries the first line's stamp, cfgname and pid", () => {
     const head = parseLine(FILE[1]!);
     const cont = parseLine(FILE[2]!, head);
     assert.equal(cont.continuation, true);
@@ -82,8 +88,14 @@ describe('logs: entries over several lines', () => {
   it('--json marks continuation lines', () => {
     const sel = new ForwardSelector(NO_FILTER);
     const objs = FILE.slice(1, 4).map((l) => JSON.parse(renderJson(sel.next(l)!)));
-    assert.deepEqual(objs.map((o) => o.continued), [undefined, true, true]);
-    assert.deepEqual(objs.map((o) => o.pid), [7, 7, 7]);
+    assert.deepEqual(
+      objs.map((o) => o.continued),
+      [undefined, true, true],
+    );
+    assert.deepEqual(
+      objs.map((o) => o.pid),
+      [7, 7, 7],
+    );
     assert.equal(objs[0].time, objs[2].time);
   });
 });

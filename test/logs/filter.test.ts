@@ -8,7 +8,8 @@ import { buildFilter, lineMatches, type LineFilter } from '../../src/logs/filter
 import { parseLine } from '../../src/logs/line';
 import { parseSince } from '../../src/logs/since';
 
-const at = (message: string, stamp = 'Sat Nov 21 10:50:06 2026') => parseLine(`[${stamp}|ldirectord.cf|4893] ${message}`);
+const at = (message: string, stamp = 'Sat Nov 21 10:50:06 2026') =>
+  parseLine(`[${stamp}|ldirectord.cf|4893] ${message}`);
 const NOW = new Date(2026, 10, 21, 12, 0, 0);
 
 function filter(opts: { virtual?: string; real?: string; since?: string }): LineFilter {
@@ -40,10 +41,27 @@ type Key = keyof typeof LINES;
 
 describe('logs: --virtual', () => {
   const cases: Array<[string, Key[]]> = [
-    ['10.0.0.1:80', ['added', 'down', 'downUdp', 'otherReal', 'otherRealPort', 'mapped', 'fallback', 'virtualOnly', 'child']],
+    [
+      '10.0.0.1:80',
+      ['added', 'down', 'downUdp', 'otherReal', 'otherRealPort', 'mapped', 'fallback', 'virtualOnly', 'child'],
+    ],
     ['tcp:10.0.0.1:80', ['added', 'down', 'otherReal', 'otherRealPort', 'mapped', 'fallback', 'virtualOnly', 'child']],
     ['udp:10.0.0.1:80', ['added', 'downUdp', 'otherReal', 'otherRealPort', 'mapped', 'fallback', 'virtualOnly']],
-    ['10.0.0.1', ['added', 'down', 'downUdp', 'otherPort', 'otherReal', 'otherRealPort', 'mapped', 'fallback', 'virtualOnly', 'child']],
+    [
+      '10.0.0.1',
+      [
+        'added',
+        'down',
+        'downUdp',
+        'otherPort',
+        'otherReal',
+        'otherRealPort',
+        'mapped',
+        'fallback',
+        'virtualOnly',
+        'child',
+      ],
+    ],
     ['10.0.0.1:443', ['otherPort']],
     ['5', ['fwm', 'fwmId', 'fwm6Id']],
     ['fwm:5', ['fwm', 'fwmId']],

@@ -5,7 +5,16 @@
  * output with a bounded deadline; nothing asserts how long anything took.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, copyFileSync, mkdirSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Follower, logDir, stamped, type LogDir } from './run';
 
@@ -32,7 +41,10 @@ describe('logs -f', function () {
     await f.untilLine(up(4));
     d.append([up(5), up(6)]);
     await f.untilLine(up(6));
-    assert.deepEqual(f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')), [up(2), up(3), up(4), up(5), up(6)]);
+    assert.deepEqual(
+      f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')),
+      [up(2), up(3), up(4), up(5), up(6)],
+    );
     assert.equal(await f.stop('SIGTERM'), 0);
     assert.equal(f.stderr, '');
   });
@@ -53,7 +65,10 @@ describe('logs -f', function () {
     d.append([down(6)]);
     await f.until('one more line', () => f!.lines.length >= 4);
     const objs = f.lines.map((l) => JSON.parse(l));
-    assert.deepEqual(objs.map((o) => o.reason), ['check 0', 'check 3', 'check 5', 'check 6']);
+    assert.deepEqual(
+      objs.map((o) => o.reason),
+      ['check 0', 'check 3', 'check 5', 'check 6'],
+    );
     assert.ok(objs.every((o) => o.event === 'real-down' && o.real === '10.0.1.2:8080' && o.cfgname === 'web.cf'));
   });
 
@@ -83,7 +98,10 @@ describe('logs -f', function () {
     await f.untilLine(up(5));
     d.append([up(6)]);
     await f.untilLine(up(6));
-    assert.deepEqual(f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')), [up(1), up(2), up(3), up(4), up(5), up(6)]);
+    assert.deepEqual(
+      f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')),
+      [up(1), up(2), up(3), up(4), up(5), up(6)],
+    );
     assert.match(f.stderr, /has been replaced; following the new file/);
   });
 
@@ -96,7 +114,10 @@ describe('logs -f', function () {
       d.append([up(n)]);
       await f.untilLine(up(n));
     }
-    assert.deepEqual(f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')), [up(1), up(2), up(3), up(4)]);
+    assert.deepEqual(
+      f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')),
+      [up(1), up(2), up(3), up(4)],
+    );
   });
 
   it('copytruncate (cp log log.1; truncate log): starts again from 0, nothing twice', async () => {
@@ -110,7 +131,10 @@ describe('logs -f', function () {
     d.append([down(5)]);
     await f.untilLine(down(5));
     for (const n of [1, 2, 3]) assert.equal(count(f, up(n)), 1, `${up(n)} once`);
-    assert.deepEqual(f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')), [up(1), up(2), up(3), down(4), down(5)]);
+    assert.deepEqual(
+      f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')),
+      [up(1), up(2), up(3), down(4), down(5)],
+    );
   });
 
   it('copytruncate where the new lines outgrow the old file before the follower looks', async () => {
@@ -121,7 +145,10 @@ describe('logs -f', function () {
     truncateSync(d.log, 0);
     d.append([down(2), down(3), down(4)]);
     await f.untilLine(down(4));
-    assert.deepEqual(f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')), [up(1), down(2), down(3), down(4)]);
+    assert.deepEqual(
+      f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')),
+      [up(1), down(2), down(3), down(4)],
+    );
   });
 
   it('the file deleted, then made again: waits, then reads the new one from its start', async () => {
@@ -135,7 +162,10 @@ describe('logs -f', function () {
     await f.until('the notice', () => f!.stderr.includes('has appeared; following it'));
     d.append([up(4)]);
     await f.untilLine(up(4));
-    assert.deepEqual(f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')), [up(1), up(2), up(3), up(4)]);
+    assert.deepEqual(
+      f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')),
+      [up(1), up(2), up(3), up(4)],
+    );
   });
 
   it('a log file that does not exist yet: waits for it and prints it all', async () => {
@@ -145,7 +175,10 @@ describe('logs -f', function () {
     await f.untilLine(up(2));
     d.append([up(3)]);
     await f.untilLine(up(3));
-    assert.deepEqual(f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')), [up(1), up(2), up(3)]);
+    assert.deepEqual(
+      f.lines.map((l) => l.replace(/^\[[^\]]*\] /, '')),
+      [up(1), up(2), up(3)],
+    );
   });
 
   it('a log folder that does not exist yet', async () => {

@@ -52,7 +52,9 @@ describe('logs: line prefixes', () => {
   });
 
   it('a day padded with a space (Nov  1)', () => {
-    const l = parseLine('[Sun Nov  1 09:05:03 2026|t2.cf|17] Invoking ldirectord invoked as: /usr/sbin/ldirectord t2.cf start ');
+    const l = parseLine(
+      '[Sun Nov  1 09:05:03 2026|t2.cf|17] Invoking ldirectord invoked as: /usr/sbin/ldirectord t2.cf start ',
+    );
     assert.equal(l.time, new Date(2026, 10, 1, 9, 5, 3).getTime());
     assert.equal(l.cfgname, 't2.cf');
     assert.equal(l.pid, 17);
@@ -68,7 +70,12 @@ describe('logs: line prefixes', () => {
   });
 
   it('anything else is kept whole as the message', () => {
-    for (const raw of ['', 'garbage', '[not a stamp|x|1] Added virtual server: 10.0.0.1:80', 'Deleted real server: 127.0.0.3:8080 (10.0.0.1:80)']) {
+    for (const raw of [
+      '',
+      'garbage',
+      '[not a stamp|x|1] Added virtual server: 10.0.0.1:80',
+      'Deleted real server: 127.0.0.3:8080 (10.0.0.1:80)',
+    ]) {
       const l = parseLine(raw);
       assert.equal(l.stamp, null, raw);
       assert.equal(l.time, null);
@@ -80,28 +87,109 @@ describe('logs: line prefixes', () => {
 describe('logs: message catalogue → event', () => {
   type Want = Partial<Omit<MessageEvent, 'virtualRef' | 'realRef' | 'mappedFromRef'>> | null;
   const cases: Array<[string, Want]> = [
-    ['Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)', { event: 'real-added', real: '127.0.0.2:8080', virtual: '10.0.0.1:80', weight: 1 }],
-    ['Added real server: 127.0.0.2:0 (5) (Weight set to 3)', { event: 'real-added', real: '127.0.0.2:0', virtual: '5', weight: 3 }],
-    ['Added real server: [2001:db8::2]:80 ([2001:db8::1]:80) (Weight set to 2)', { event: 'real-added', real: '[2001:db8::2]:80', virtual: '[2001:db8::1]:80', weight: 2 }],
-    ['Restored real server: 127.0.0.3:8080 (10.0.0.1:80) (Weight set to 5)', { event: 'real-restored', real: '127.0.0.3:8080', virtual: '10.0.0.1:80', weight: 5 }],
-    ['Deleted real server: 127.0.0.3:8080 (10.0.0.1:80)', { event: 'real-deleted', real: '127.0.0.3:8080', virtual: '10.0.0.1:80' }],
-    ['Deleted real server: 10.0.1.1:80 mapped from 10.0.1.1:8080 (10.0.0.1:80)', { event: 'real-deleted', real: '10.0.1.1:80', mappedFrom: '10.0.1.1:8080', virtual: '10.0.0.1:80' }],
-    ['Quiescent real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 0)', { event: 'real-quiescent', real: '127.0.0.2:8080', virtual: '10.0.0.1:80', weight: 0 }],
-    ['Quiescent real server: 10.0.1.1:80 mapped from 10.0.1.1:8080 (10.0.0.1:80) (Weight set to 0)', { event: 'real-quiescent', real: '10.0.1.1:80', mappedFrom: '10.0.1.1:8080', virtual: '10.0.0.1:80', weight: 0 }],
-    ['Readd Quiescent real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 0)', { event: 'real-readd-quiescent', real: '127.0.0.2:8080', virtual: '10.0.0.1:80', weight: 0 }],
-    ['Added fallback server: 127.0.0.1:80 (10.0.0.1:80) (Weight set to 1)', { event: 'fallback-added', real: '127.0.0.1:80', virtual: '10.0.0.1:80', weight: 1 }],
-    ['Deleted fallback server: 127.0.0.1:80 (10.0.0.1:80)', { event: 'fallback-deleted', real: '127.0.0.1:80', virtual: '10.0.0.1:80' }],
-    ['Restored fallback server: 127.0.0.1:80 (10.0.0.1:80) (Weight set to 1)', { event: 'fallback-restored', real: '127.0.0.1:80', virtual: '10.0.0.1:80', weight: 1 }],
-    ['Soft failure real server: 127.0.0.3:8080 (tcp:10.0.0.1:80) failure 1/2', { event: 'real-soft-failure', real: '127.0.0.3:8080', virtual: 'tcp:10.0.0.1:80' }],
-    ['Soft failure real server: 127.0.0.3:8080 (tcp:10.0.0.1:80) failure 1/2: connect: ECONNREFUSED', { event: 'real-soft-failure', real: '127.0.0.3:8080', virtual: 'tcp:10.0.0.1:80', reason: 'connect: ECONNREFUSED' }],
-    ['Check failed: 127.0.0.3:8080 (tcp:10.0.0.1:80): connect ECONNREFUSED', { event: 'real-check-failed', real: '127.0.0.3:8080', virtual: 'tcp:10.0.0.1:80', reason: 'connect ECONNREFUSED' }],
-    ['Resetting soft failure count: 127.0.0.3:8080 (tcp:10.0.0.1:80)', { event: 'real-soft-reset', real: '127.0.0.3:8080', virtual: 'tcp:10.0.0.1:80' }],
-    ['Real server up: 127.0.0.2:8080 (tcp:10.0.0.1:80): HTTP 200', { event: 'real-up', real: '127.0.0.2:8080', virtual: 'tcp:10.0.0.1:80', reason: 'HTTP 200' }],
-    ['Real server down: 127.0.0.2:8080 (tcp:10.0.0.1:80): connect: ETIMEDOUT (5000 ms)', { event: 'real-down', real: '127.0.0.2:8080', virtual: 'tcp:10.0.0.1:80', reason: 'connect: ETIMEDOUT (5000 ms)' }],
-    ['Real server down: 127.0.0.2:0 (fwm:5): no answer', { event: 'real-down', real: '127.0.0.2:0', virtual: 'fwm:5', reason: 'no answer' }],
-    ['Real server up: [2001:db8::2]:80 (udp:[2001:db8::1]:53): DNS answer', { event: 'real-up', real: '[2001:db8::2]:80', virtual: 'udp:[2001:db8::1]:53', reason: 'DNS answer' }],
-    ['Purged real server (start): 10.9.9.9:80 (10.0.0.1:80)', { event: 'real-purged', real: '10.9.9.9:80', virtual: '10.0.0.1:80' }],
-    ['Purged real server (stop): 127.0.0.2:8080 (10.0.0.1:80)', { event: 'real-purged', real: '127.0.0.2:8080', virtual: '10.0.0.1:80' }],
+    [
+      'Added real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 1)',
+      { event: 'real-added', real: '127.0.0.2:8080', virtual: '10.0.0.1:80', weight: 1 },
+    ],
+    [
+      'Added real server: 127.0.0.2:0 (5) (Weight set to 3)',
+      { event: 'real-added', real: '127.0.0.2:0', virtual: '5', weight: 3 },
+    ],
+    [
+      'Added real server: [2001:db8::2]:80 ([2001:db8::1]:80) (Weight set to 2)',
+      { event: 'real-added', real: '[2001:db8::2]:80', virtual: '[2001:db8::1]:80', weight: 2 },
+    ],
+    [
+      'Restored real server: 127.0.0.3:8080 (10.0.0.1:80) (Weight set to 5)',
+      { event: 'real-restored', real: '127.0.0.3:8080', virtual: '10.0.0.1:80', weight: 5 },
+    ],
+    [
+      'Deleted real server: 127.0.0.3:8080 (10.0.0.1:80)',
+      { event: 'real-deleted', real: '127.0.0.3:8080', virtual: '10.0.0.1:80' },
+    ],
+    [
+      'Deleted real server: 10.0.1.1:80 mapped from 10.0.1.1:8080 (10.0.0.1:80)',
+      { event: 'real-deleted', real: '10.0.1.1:80', mappedFrom: '10.0.1.1:8080', virtual: '10.0.0.1:80' },
+    ],
+    [
+      'Quiescent real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 0)',
+      { event: 'real-quiescent', real: '127.0.0.2:8080', virtual: '10.0.0.1:80', weight: 0 },
+    ],
+    [
+      'Quiescent real server: 10.0.1.1:80 mapped from 10.0.1.1:8080 (10.0.0.1:80) (Weight set to 0)',
+      { event: 'real-quiescent', real: '10.0.1.1:80', mappedFrom: '10.0.1.1:8080', virtual: '10.0.0.1:80', weight: 0 },
+    ],
+    [
+      'Readd Quiescent real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 0)',
+      { event: 'real-readd-quiescent', real: '127.0.0.2:8080', virtual: '10.0.0.1:80', weight: 0 },
+    ],
+    [
+      'Added fallback server: 127.0.0.1:80 (10.0.0.1:80) (Weight set to 1)',
+      { event: 'fallback-added', real: '127.0.0.1:80', virtual: '10.0.0.1:80', weight: 1 },
+    ],
+    [
+      'Deleted fallback server: 127.0.0.1:80 (10.0.0.1:80)',
+      { event: 'fallback-deleted', real: '127.0.0.1:80', virtual: '10.0.0.1:80' },
+    ],
+    [
+      'Restored fallback server: 127.0.0.1:80 (10.0.0.1:80) (Weight set to 1)',
+      { event: 'fallback-restored', real: '127.0.0.1:80', virtual: '10.0.0.1:80', weight: 1 },
+    ],
+    [
+      'Soft failure real server: 127.0.0.3:8080 (tcp:10.0.0.1:80) failure 1/2',
+      { event: 'real-soft-failure', real: '127.0.0.3:8080', virtual: 'tcp:10.0.0.1:80' },
+    ],
+    [
+      'Soft failure real server: 127.0.0.3:8080 (tcp:10.0.0.1:80) failure 1/2: connect: ECONNREFUSED',
+      {
+        event: 'real-soft-failure',
+        real: '127.0.0.3:8080',
+        virtual: 'tcp:10.0.0.1:80',
+        reason: 'connect: ECONNREFUSED',
+      },
+    ],
+    [
+      'Check failed: 127.0.0.3:8080 (tcp:10.0.0.1:80): connect ECONNREFUSED',
+      {
+        event: 'real-check-failed',
+        real: '127.0.0.3:8080',
+        virtual: 'tcp:10.0.0.1:80',
+        reason: 'connect ECONNREFUSED',
+      },
+    ],
+    [
+      'Resetting soft failure count: 127.0.0.3:8080 (tcp:10.0.0.1:80)',
+      { event: 'real-soft-reset', real: '127.0.0.3:8080', virtual: 'tcp:10.0.0.1:80' },
+    ],
+    [
+      'Real server up: 127.0.0.2:8080 (tcp:10.0.0.1:80): HTTP 200',
+      { event: 'real-up', real: '127.0.0.2:8080', virtual: 'tcp:10.0.0.1:80', reason: 'HTTP 200' },
+    ],
+    [
+      'Real server down: 127.0.0.2:8080 (tcp:10.0.0.1:80): connect: ETIMEDOUT (5000 ms)',
+      {
+        event: 'real-down',
+        real: '127.0.0.2:8080',
+        virtual: 'tcp:10.0.0.1:80',
+        reason: 'connect: ETIMEDOUT (5000 ms)',
+      },
+    ],
+    [
+      'Real server down: 127.0.0.2:0 (fwm:5): no answer',
+      { event: 'real-down', real: '127.0.0.2:0', virtual: 'fwm:5', reason: 'no answer' },
+    ],
+    [
+      'Real server up: [2001:db8::2]:80 (udp:[2001:db8::1]:53): DNS answer',
+      { event: 'real-up', real: '[2001:db8::2]:80', virtual: 'udp:[2001:db8::1]:53', reason: 'DNS answer' },
+    ],
+    [
+      'Purged real server (start): 10.9.9.9:80 (10.0.0.1:80)',
+      { event: 'real-purged', real: '10.9.9.9:80', virtual: '10.0.0.1:80' },
+    ],
+    [
+      'Purged real server (stop): 127.0.0.2:8080 (10.0.0.1:80)',
+      { event: 'real-purged', real: '127.0.0.2:8080', virtual: '10.0.0.1:80' },
+    ],
     ['Purged virtual server (stop): 10.0.0.1:80', { event: 'virtual-purged', virtual: '10.0.0.1:80' }],
     ['Added virtual server: 5', { event: 'virtual-added', virtual: '5' }],
     ['Changed virtual server: 10.0.0.1:80', { event: 'virtual-changed', virtual: '10.0.0.1:80' }],

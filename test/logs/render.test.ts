@@ -30,7 +30,10 @@ describe('logs: colours', () => {
     const down = at('Real server down: 127.0.0.2:8080 (tcp:10.0.0.1:80): x');
     assert.equal(renderText(down, true), `\x1b[31m${down.raw}\x1b[0m`);
     assert.equal(renderText(down, false), down.raw);
-    assert.equal(renderText(at('Quiescent real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 0)'), true).slice(0, 5), '\x1b[33m');
+    assert.equal(
+      renderText(at('Quiescent real server: 127.0.0.2:8080 (10.0.0.1:80) (Weight set to 0)'), true).slice(0, 5),
+      '\x1b[33m',
+    );
     assert.equal(renderText(at('Real server up: 127.0.0.2:8080 (tcp:10.0.0.1:80): ok'), true).slice(0, 5), '\x1b[32m');
     const plain = at('Added virtual server: 10.0.0.1:80');
     assert.equal(renderText(plain, true), plain.raw);
@@ -47,7 +50,8 @@ describe('logs: colours', () => {
     [undefined, {}, false],
   ];
   for (const [tty, e, want] of decisions) {
-    it(`tty=${tty} env=${JSON.stringify(e)} → ${want ? 'colour' : 'none'}`, () => assert.equal(useColour(tty, env(e)), want));
+    it(`tty=${tty} env=${JSON.stringify(e)} → ${want ? 'colour' : 'none'}`, () =>
+      assert.equal(useColour(tty, env(e)), want));
   }
 });
 
@@ -67,7 +71,9 @@ describe('logs: --json', () => {
   });
 
   it('mapped reals and reasons', () => {
-    const q = JSON.parse(renderJson(at('Quiescent real server: 10.0.1.1:80 mapped from 10.0.1.1:8080 (10.0.0.1:80) (Weight set to 0)')));
+    const q = JSON.parse(
+      renderJson(at('Quiescent real server: 10.0.1.1:80 mapped from 10.0.1.1:8080 (10.0.0.1:80) (Weight set to 0)')),
+    );
     assert.equal(q.real, '10.0.1.1:80');
     assert.equal(q.mappedFrom, '10.0.1.1:8080');
     assert.equal(q.weight, 0);
@@ -78,8 +84,18 @@ describe('logs: --json', () => {
   });
 
   it('a line that is no event has no event fields; an unstamped one has nulls', () => {
-    assert.deepEqual(Object.keys(JSON.parse(renderJson(at('Starting Linux Director v1.186-ha as daemon')))), ['time', 'cfgname', 'pid', 'message']);
-    assert.deepEqual(JSON.parse(renderJson(parseLine('garbage'))), { time: null, cfgname: null, pid: null, message: 'garbage' });
+    assert.deepEqual(Object.keys(JSON.parse(renderJson(at('Starting Linux Director v1.186-ha as daemon')))), [
+      'time',
+      'cfgname',
+      'pid',
+      'message',
+    ]);
+    assert.deepEqual(JSON.parse(renderJson(parseLine('garbage'))), {
+      time: null,
+      cfgname: null,
+      pid: null,
+      message: 'garbage',
+    });
   });
 
   it('the time is the stamp as local time with its offset', () => {

@@ -23,7 +23,10 @@ export function logDir(globals = ''): LogDir {
   const dir = mkdtempSync(join(tmpdir(), 'ld-logs-'));
   const log = join(dir, 'ldirectord.log');
   const config = join(dir, 'web.cf');
-  writeFileSync(config, `logfile="${log}"\n${globals}\nvirtual=10.0.0.1:80\n\treal=10.0.1.1:8080 masq\n\tservice=http\n`);
+  writeFileSync(
+    config,
+    `logfile="${log}"\n${globals}\nvirtual=10.0.0.1:80\n\treal=10.0.1.1:8080 masq\n\tservice=http\n`,
+  );
   return {
     dir,
     config,
@@ -49,7 +52,10 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return env;
 }
 
-export function runLogs(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+export function runLogs(
+  args: string[],
+  env: Record<string, string> = {},
+): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: cleanEnv(env), timeout: 20_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -76,7 +82,8 @@ export class Follower {
   async until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
     const deadline = Date.now() + ms;
     while (!ok()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }

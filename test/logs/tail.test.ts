@@ -19,7 +19,11 @@ describe('logs: reading a file backwards', () => {
     try {
       const size = (await fh.stat()).size;
       const lines: string[] = [];
-      const r = await readBackwards(fh, { size, completeOnly: opts.completeOnly, onLine: (l) => lines.push(l) >= (opts.stopAfter ?? Infinity) });
+      const r = await readBackwards(fh, {
+        size,
+        completeOnly: opts.completeOnly,
+        onLine: (l) => lines.push(l) >= (opts.stopAfter ?? Infinity),
+      });
       return { lines, ...r };
     } finally {
       await fh.close();
@@ -31,7 +35,14 @@ describe('logs: reading a file backwards', () => {
     ['every line, newest first', 'a\nb\nc\n', {}, ['c', 'b', 'a'], 6, true],
     ['stop when told', 'a\nb\nc\nd\n', { stopAfter: 2 }, ['d', 'c'], 8, false],
     ['an unfinished last line is a line', 'a\nb', {}, ['b', 'a'], 3, true],
-    ['completeOnly leaves an unfinished last line to the follower', 'a\nb\nc', { completeOnly: true }, ['b', 'a'], 4, true],
+    [
+      'completeOnly leaves an unfinished last line to the follower',
+      'a\nb\nc',
+      { completeOnly: true },
+      ['b', 'a'],
+      4,
+      true,
+    ],
     ['empty lines are lines', 'a\n\nb\n', {}, ['b', '', 'a'], 5, true],
     ['a file that is one newline', '\n', {}, [''], 1, true],
     ['CRLF', 'a\r\nb\r\n', {}, ['b', 'a'], 6, true],
@@ -46,7 +57,10 @@ describe('logs: reading a file backwards', () => {
   }
 
   it('lines across chunk boundaries, multibyte text split between chunks', async () => {
-    const all = Array.from({ length: 5000 }, (_, i) => `[Sat Nov 21 10:50:06 2026|x|1] line ${i} — ünïcødé ${'x'.repeat(i % 97)}`);
+    const all = Array.from(
+      { length: 5000 },
+      (_, i) => `[Sat Nov 21 10:50:06 2026|x|1] line ${i} — ünïcødé ${'x'.repeat(i % 97)}`,
+    );
     const r = await back(all.join('\n') + '\n', { stopAfter: 3000 });
     assert.deepEqual(r.lines, all.slice(-3000).reverse());
     assert.deepEqual((await back(all.join('\n') + '\n')).lines, [...all].reverse());

@@ -43,7 +43,11 @@ function perlParse(file: string): Json {
 
 async function ourParse(file: string): Promise<Json> {
   try {
-    const cfg = await readConfigFile(file, { resolver: systemResolver(), hostname: daemonHostname(), checkFiles: false });
+    const cfg = await readConfigFile(file, {
+      resolver: systemResolver(),
+      hostname: daemonHostname(),
+      checkFiles: false,
+    });
     return JSON.parse(JSON.stringify(dumpConfig(cfg)));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
@@ -64,7 +68,10 @@ function normalize(doc: Json): Json {
   if (doc.error) doc.error.message = String(doc.error.message).replace(/\r?\n/g, '').trimEnd();
   if (doc.global) doc.global.execute.sort();
   for (const v of doc.virtuals ?? []) if (v.netmask !== null) v.netmask = String(v.netmask);
-  if (doc.warnings) doc.warnings = doc.warnings.filter((w: Json) => !/^checkinterval in virtual service .* ignored when fork=no$/.test(w.message));
+  if (doc.warnings)
+    doc.warnings = doc.warnings.filter(
+      (w: Json) => !/^checkinterval in virtual service .* ignored when fork=no$/.test(w.message),
+    );
   return doc;
 }
 
@@ -88,7 +95,15 @@ const DELIBERATE: Record<string, { fix: string; expect: (perl: Json) => void }> 
     expect: (p) => {
       assert.deepEqual(p.virtuals[0].reals, [], 'Perl adds nothing');
       p.virtuals[0].reals = ['59.154.201.254', '59.154.201.255', '59.154.202.0', '59.154.202.1'].map((address) => ({
-        line: 2, address, port: 80, forward: 'gate', weight: 1, request: null, receive: null, lower: 0, upper: 0,
+        line: 2,
+        address,
+        port: 80,
+        forward: 'gate',
+        weight: 1,
+        request: null,
+        receive: null,
+        lower: 0,
+        upper: 0,
       }));
     },
   },
@@ -105,7 +120,11 @@ const DELIBERATE: Record<string, { fix: string; expect: (perl: Json) => void }> 
     expect: (p) => {
       assert.ok(p.virtuals, 'Perl accepts the file');
       for (const k of Object.keys(p)) delete p[k];
-      p.error = { line: 3, message: 'a mysql check needs login="..." (the original logged "Must specify a login and request string" and kept every real down)' };
+      p.error = {
+        line: 3,
+        message:
+          'a mysql check needs login="..." (the original logged "Must specify a login and request string" and kept every real down)',
+      };
     },
   },
   'sql-missing-request.cf': {
@@ -113,7 +132,11 @@ const DELIBERATE: Record<string, { fix: string; expect: (perl: Json) => void }> 
     expect: (p) => {
       assert.ok(p.virtuals, 'Perl accepts the file');
       for (const k of Object.keys(p)) delete p[k];
-      p.error = { line: 3, message: 'a pgsql check needs request="<query>" (the original logged "Must specify a login and request string" and kept every real down)' };
+      p.error = {
+        line: 3,
+        message:
+          'a pgsql check needs request="<query>" (the original logged "Must specify a login and request string" and kept every real down)',
+      };
     },
   },
   'oracle.cf': {
@@ -121,7 +144,11 @@ const DELIBERATE: Record<string, { fix: string; expect: (perl: Json) => void }> 
     expect: (p) => {
       assert.equal(p.virtuals[0].service, 'oracle', 'port 1521 means oracle for Perl too');
       for (const k of Object.keys(p)) delete p[k];
-      p.error = { line: 1, message: 'service=oracle negotiate checks are not supported by this ldirectord: use checktype=connect, or checktype=external with a checkcommand that runs your query' };
+      p.error = {
+        line: 1,
+        message:
+          'service=oracle negotiate checks are not supported by this ldirectord: use checktype=connect, or checktype=external with a checkcommand that runs your query',
+      };
     },
   },
   'unknown-in-block.cf': {

@@ -10,7 +10,11 @@ import { Maintenance } from '../../src/schedule/maintenance';
 describe('maintenance files', () => {
   let dir: string;
   let clock = 0;
-  const names: Record<string, string | null> = { '10.0.0.5': 'web5.example.com', '2001:db8::7': 'db7.example.org', '10.0.0.9': null };
+  const names: Record<string, string | null> = {
+    '10.0.0.5': 'web5.example.com',
+    '2001:db8::7': 'db7.example.org',
+    '10.0.0.9': null,
+  };
   const lookups: string[] = [];
   const reverse = async (a: string) => {
     lookups.push(a);
@@ -55,7 +59,11 @@ describe('maintenance files', () => {
 
   it('does not wait longer than its bound for a reverse lookup that hangs', async () => {
     writeFileSync(join(dir, 'somehost'), '');
-    const m = new Maintenance(dir, () => new Promise(() => undefined), () => clock);
+    const m = new Maintenance(
+      dir,
+      () => new Promise(() => undefined),
+      () => clock,
+    );
     await m.prepare(['10.0.0.5'], 50);
     assert.equal(m.has('10.0.0.5', 80), false);
   });

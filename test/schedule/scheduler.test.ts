@@ -14,7 +14,14 @@ function probes(n: number, intervalMs = 1000): Map<string, ProbeDef> {
   const m = new Map<string, ProbeDef>();
   for (let i = 0; i < n; i++) {
     const spec: ProbeSpec = { kind: 'connect', host: `127.0.${i >> 8}.${i & 255}`, port: 80, timeoutMs: 500 };
-    m.set(`p${i}`, { key: `p${i}`, watch: { mode: 'probe', spec }, intervalMs, address: spec.host, port: 80, members: [] });
+    m.set(`p${i}`, {
+      key: `p${i}`,
+      watch: { mode: 'probe', spec },
+      intervalMs,
+      address: spec.host,
+      port: 80,
+      members: [],
+    });
   }
   return m;
 }
@@ -93,7 +100,7 @@ describe('scheduler', () => {
     sched.setProbes(keep, () => true);
     for (const end of open) end();
     await clock.advance(5000);
-    assert.ok(!results.includes('p1'), 'the removed probe\'s late result is ignored');
+    assert.ok(!results.includes('p1'), "the removed probe's late result is ignored");
     assert.equal(started.filter((h) => h === '127.0.0.1').length, 1, 'and it never ran again');
     assert.ok(started.filter((h) => h === '127.0.0.0').length >= 2, 'the kept probe goes on');
     sched.stop();

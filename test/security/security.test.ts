@@ -39,7 +39,9 @@ function scrape(port: number): Promise<string> {
 }
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 describe('security', function () {
@@ -48,19 +50,38 @@ describe('security', function () {
   it('no shell anywhere in src: no exec/execSync/shell:true/sh -c, child_process only as execFile/spawn', () => {
     const bad: string[] = [];
     for (const f of sources(join(ROOT, 'src'))) {
-      readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
-        if (/^\s*(\*|\/\*|\/\/)/.test(line)) return; // comments
-        const code = line.replace(/\/\/.*$/, '');
-        const where = `${f.slice(ROOT.length + 1)}:${i + 1}: ${line.trim()}`;
-        if (/(?<![.\w])exec(Sync)?\(/.test(code)) bad.push(where); // a bare exec(), not RegExp#exec
-        if (/\bexecSync\b|\bspawnSync\b|\bexecFileSync\b/.test(code)) bad.push(where);
-        if (/shell\s*:\s*true/.test(code)) bad.push(where);
-        if (/['"](\/bin\/)?(ba)?sh['"]\s*,\s*\[\s*['"]-c['"]/.test(code)) bad.push(where);
-        const imp = /import\s*\{([^}]*)\}\s*from\s*['"](node:)?child_process['"]/.exec(code);
-        if (imp) for (const name of imp[1]!.split(',').map((s) => s.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]!)) {
-          if (!['execFile', 'spawn', 'ChildProcess', 'ChildProcessByStdio', 'SpawnOptions', 'ExecFileOptions'].includes(name)) bad.push(`${where} (imports ${name})`);
-        }
-      });
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (/^\s*(\*|\/\*|\/\/)/.test(line)) return; // comments
+          const code = line.replace(/\/\/.*$/, '');
+          const where = `${f.slice(ROOT.length + 1)}:${i + 1}: ${line.trim()}`;
+          if (/(?<![.\w])exec(Sync)?\(/.test(code)) bad.push(where); // a bare exec(), not RegExp#exec
+          if (/\bexecSync\b|\bspawnSync\b|\bexecFileSync\b/.test(code)) bad.push(where);
+          if (/shell\s*:\s*true/.test(code)) bad.push(where);
+          if (/['"](\/bin\/)?(ba)?sh['"]\s*,\s*\[\s*['"]-c['"]/.test(code)) bad.push(where);
+          const imp = /import\s*\{([^}]*)\}\s*from\s*['"](node:)?child_process['"]/.exec(code);
+          if (imp)
+            for (const name of imp[1]!.split(',').map(
+              (s) =>
+                s
+                  .trim()
+                  .replace(/^type\s+/, '')
+                  .split(/\s+as\s+/)[0]!,
+            )) {
+              if (
+                ![
+                  'execFile',
+                  'spawn',
+                  'ChildProcess',
+                  'ChildProcessByStdio',
+                  'SpawnOptions',
+                  'ExecFileOptions',
+                ].includes(name)
+              )
+                bad.push(`${where} (imports ${name})`);
+            }
+        });
     }
     assert.deepEqual(bad, []);
   });
@@ -137,7 +158,10 @@ virtual=10.0.0.3:80
     it('passwd, secret and login never appear in the log, monitorfile, status, metrics, dry-run or errors', async () => {
       // A mistyped secret line (unquoted) in another file: the error names the line, not the value.
       const bad = join(d.dir, 'bad.cf');
-      writeFileSync(bad, `virtual=10.0.0.1:3306\n\treal=127.50.4.3:3306 masq\n\tservice=mysql\n\tpasswd=${SECRETS[0]}\n\tlogin=${SECRETS[1]}\n`);
+      writeFileSync(
+        bad,
+        `virtual=10.0.0.1:3306\n\treal=127.50.4.3:3306 masq\n\tservice=mysql\n\tpasswd=${SECRETS[0]}\n\tlogin=${SECRETS[1]}\n`,
+      );
       const refused = await d.cli(['--check', bad]);
       assert.equal(refused.code, 2);
       assert.match(refused.stderr, /at line 4/);
@@ -154,7 +178,11 @@ virtual=10.0.0.3:80
         JSON.stringify(await d.cli(['--dry-run', '--json', d.cfg])),
       ];
       for (const out of outputs) for (const s of SECRETS) assert.ok(!out.includes(s), `a secret leaked:\n${out}`);
-      assert.match(d.logText(), /Real server down: 127\.50\.4\.3:3306/, 'the failures were logged (so the test saw them)');
+      assert.match(
+        d.logText(),
+        /Real server down: 127\.50\.4\.3:3306/,
+        'the failures were logged (so the test saw them)',
+      );
     });
 
     it('warns about a world-writable config file', () => {

@@ -10,7 +10,8 @@ describe('cli args', () => {
     assert.deepEqual(a.kind === 'daemon' && [a.command, a.config, a.cfgname], ['start', '/etc/ha.d/web.cf', 'web.cf']);
     const b = parseArgs(['status']);
     assert.deepEqual(b.kind === 'daemon' && [b.config, b.cfgname], ['ldirectord.cf', 'ldirectord']);
-    for (const c of ['start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload', 'status']) assert.equal(kind([c]), 'daemon');
+    for (const c of ['start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload', 'status'])
+      assert.equal(kind([c]), 'daemon');
   });
   it('usage errors (exit 255 in the CLI)', () => {
     assert.equal(kind([]), 'usage');

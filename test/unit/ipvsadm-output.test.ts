@@ -49,9 +49,23 @@ describe('ipvsadm output', () => {
   it('parses -S -n', () => {
     const { table, unknown } = parseSave(SAVE);
     assert.deepEqual(unknown, []);
-    assert.deepEqual([...table.keys()], ['tcp:10.0.0.1:80', 'tcp:10.0.0.2:443', 'tcp:10.0.0.3:443', 'udp:10.0.0.1:53', 'tcp:[2001:db8::1]:80', 'fwm:5', 'fwm6:7']);
+    assert.deepEqual(
+      [...table.keys()],
+      [
+        'tcp:10.0.0.1:80',
+        'tcp:10.0.0.2:443',
+        'tcp:10.0.0.3:443',
+        'udp:10.0.0.1:53',
+        'tcp:[2001:db8::1]:80',
+        'fwm:5',
+        'fwm6:7',
+      ],
+    );
     const s = table.get('tcp:10.0.0.2:443')!;
-    assert.deepEqual([s.scheduler, s.persistent, s.netmask, s.schedflags], ['sh', 300, '255.255.255.0', 'sh-fallback,sh-port']);
+    assert.deepEqual(
+      [s.scheduler, s.persistent, s.netmask, s.schedflags],
+      ['sh', 300, '255.255.255.0', 'sh-fallback,sh-port'],
+    );
     assert.equal(table.get('udp:10.0.0.1:53')!.ops, true);
     assert.equal(table.get('tcp:10.0.0.1:80')!.dests.get('10.1.1.2:80')!.forward, 'ipip');
     assert.equal(table.get('fwm6:7')!.dests.get('[2001:db8::5]:0')!.weight, 1);
@@ -80,7 +94,10 @@ describe('ipvsadm output', () => {
     assert.equal(simulateCommand(t, ['-a', '-t', '10.0.0.1:80', '-r', '10.1.1.1:8080', '-g', '-w', '3']), null);
     assert.equal(simulateCommand(t, ['-d', '-t', '10.0.0.1:80', '-r', '10.1.1.1:8080']), 'No such destination');
     assert.equal(simulateCommand(t, ['-e', '-t', '10.0.0.1:80', '-r', '10.1.1.1:8080', '-g', '-w', '0']), null);
-    assert.equal(simulateCommand(t, ['-a', '-t', '10.0.0.1:80', '-r', '10.1.1.1:80', '-g', '-w', '1']), 'Destination already exists');
+    assert.equal(
+      simulateCommand(t, ['-a', '-t', '10.0.0.1:80', '-r', '10.1.1.1:80', '-g', '-w', '1']),
+      'Destination already exists',
+    );
     assert.equal(simulateCommand(t, ['-A', '-t', '10.0.0.1:80', '-s', 'rr']), 'Service already exists');
     assert.equal(formatSave(t), '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -g -w 0\n');
   });

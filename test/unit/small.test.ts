@@ -14,7 +14,9 @@ describe('small helpers', () => {
     assert.deepEqual(splitCommand('x ""'), ['x', '']);
   });
   it('redacts passwd, secret and login values', async () => {
-    const cfg = await config('virtual=10.0.0.1:3306\n\tservice=mysql\n\tlogin="dbmon"\n\tpasswd="pw"\n\trequest="SELECT 1"\n');
+    const cfg = await config(
+      'virtual=10.0.0.1:3306\n\tservice=mysql\n\tlogin="dbmon"\n\tpasswd="pw"\n\trequest="SELECT 1"\n',
+    );
     const r = new Redactor(cfg);
     assert.equal(r.redact('Access denied for user dbmon with pw'), 'Access denied for user *** with ***');
     assert.equal(r.redact('pwned pw.'), 'pwned ***.', 'short values only where they stand alone');

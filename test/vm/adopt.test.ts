@@ -54,7 +54,10 @@ describe('VM: adopting a table', function () {
 
     const cmds = lab.commands();
     assert.ok(!cmds.some((c) => c.includes('10.9.9.9')), `the unmanaged service is never touched: ${cmds.join('; ')}`);
-    assert.ok(!cmds.some((c) => /^-d -t 10\.0\.0\.1:80 -r 10\.9\.1\.1:8080/.test(c)), 'the live real is never taken out');
+    assert.ok(
+      !cmds.some((c) => /^-d -t 10\.0\.0\.1:80 -r 10\.9\.1\.1:8080/.test(c)),
+      'the live real is never taken out',
+    );
     assert.deepEqual(lab.weightsGiven('10.9.1.4:8080'), [], 'a dead real not in the table is never added');
     assert.deepEqual(lab.weightsGiven('10.9.1.3:8080'), [], 'a dead real in the table is only deleted');
     assert.ok(cmds.includes('-d -t 10.0.0.1:80 -r 10.9.1.3:8080'));
@@ -81,14 +84,23 @@ describe('VM: adopting a table', function () {
     assert.equal(status.code, 1, 'status sees the stale pid file');
     assert.match(status.stderr, /ldirectord stale pid file \/var\/run\/ldirectord\.lab\d+\.cf\.pid for /);
     await lab.start();
-    await lab.settle(UNMANAGED + '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.9.1.1:8080 -m -w 1\n-A -t 10.0.0.2:80 -s wrr\n-a -t 10.0.0.2:80 -r 10.9.1.1:8080 -m -w 1\n');
+    await lab.settle(
+      UNMANAGED +
+        '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.9.1.1:8080 -m -w 1\n-A -t 10.0.0.2:80 -s wrr\n-a -t 10.0.0.2:80 -r 10.9.1.1:8080 -m -w 1\n',
+    );
     const after = lab.commands().slice(before);
-    assert.deepEqual(after, ['-d -t 10.0.0.1:80 -r 10.9.1.2:8080'], 'the restart changes only what the checks say; it re-adds nothing');
+    assert.deepEqual(
+      after,
+      ['-d -t 10.0.0.1:80 -r 10.9.1.2:8080'],
+      'the restart changes only what the checks say; it re-adds nothing',
+    );
   });
 
   it('quiescent=yes: a quiesced live real is restored, a dead one stays at 0, both without a flap', async () => {
     await lab.real('10.9.1.1', 8080);
-    lab.restore('-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.9.1.1:8080 -m -w 0\n-a -t 10.0.0.1:80 -r 10.9.1.3:8080 -m -w 0\n');
+    lab.restore(
+      '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.9.1.1:8080 -m -w 0\n-a -t 10.0.0.1:80 -r 10.9.1.3:8080 -m -w 0\n',
+    );
     lab.config(`
 checkinterval=1
 checktimeout=2
@@ -99,7 +111,9 @@ virtual=10.0.0.1:80
 	checktype=connect
 `);
     await lab.start();
-    await lab.settle('-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.9.1.1:8080 -m -w 3\n-a -t 10.0.0.1:80 -r 10.9.1.3:8080 -m -w 0\n');
+    await lab.settle(
+      '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.9.1.1:8080 -m -w 3\n-a -t 10.0.0.1:80 -r 10.9.1.3:8080 -m -w 0\n',
+    );
     assert.deepEqual(lab.weightsGiven('10.9.1.3:8080'), [], 'the dead real is left at weight 0, never touched');
     assert.deepEqual(lab.weightsGiven('10.9.1.1:8080'), [3]);
   });

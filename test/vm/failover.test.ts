@@ -48,7 +48,12 @@ for (const quiescent of ['no', 'yes'] as const) {
       // .2 fails its negotiate check (wrong status): deleted, or quiesced.
       lab.server('10.9.1.2:8080').answer(503, 'maintenance');
       await lab.settle(A + r1(1) + (quiescent === 'yes' ? r2(0) : ''));
-      assert.match(lab.logText(), quiescent === 'yes' ? /Quiescent real server: 10\.9\.1\.2:8080 \(10\.0\.0\.1:80\) \(Weight set to 0\)/ : /Deleted real server: 10\.9\.1\.2:8080 \(10\.0\.0\.1:80\)/);
+      assert.match(
+        lab.logText(),
+        quiescent === 'yes'
+          ? /Quiescent real server: 10\.9\.1\.2:8080 \(10\.0\.0\.1:80\) \(Weight set to 0\)/
+          : /Deleted real server: 10\.9\.1\.2:8080 \(10\.0\.0\.1:80\)/,
+      );
       assert.match(lab.logText(), /Real server down: 10\.9\.1\.2:8080 \(tcp:10\.0\.0\.1:80\): HTTP 503/);
 
       // .1 goes away entirely: no real is up, the fallback comes in at weight 1.
@@ -67,7 +72,10 @@ for (const quiescent of ['no', 'yes'] as const) {
       assert.equal(lab.pid(), null, 'stop returns once the daemon is gone');
       assert.match(lab.logText(), /Purged real server \(stop\): 10\.9\.1\.2:8080 \(10\.0\.0\.1:80\)/);
       assert.match(lab.logText(), /Purged virtual server \(stop\): 10\.0\.0\.1:80/);
-      assert.ok(lab.recorded().every((r) => r.rc === 0), `every ipvsadm run succeeded: ${JSON.stringify(lab.recorded().filter((r) => r.rc !== 0))}`);
+      assert.ok(
+        lab.recorded().every((r) => r.rc === 0),
+        `every ipvsadm run succeeded: ${JSON.stringify(lab.recorded().filter((r) => r.rc !== 0))}`,
+      );
     });
   });
 }

@@ -56,10 +56,20 @@ describe('VM: faults', function () {
     await lab.settle(A + R1 + R2);
 
     const steps: [string, () => void, () => void, RegExp][] = [
-      ['failing', () => lab.fault('fail'), () => lab.fault(null), /ipvsadm failed: .* -d -t 10\.0\.0\.1:80 -r 10\.9\.1\.2:8080: Memory allocation problem \(will retry\)/],
+      [
+        'failing',
+        () => lab.fault('fail'),
+        () => lab.fault(null),
+        /ipvsadm failed: .* -d -t 10\.0\.0\.1:80 -r 10\.9\.1\.2:8080: Memory allocation problem \(will retry\)/,
+      ],
       ['garbage', () => lab.fault('garbage'), () => lab.fault(null), /cannot read the IPVS table: .*\(will retry\)/],
       ['hanging', () => lab.fault('hang'), () => lab.fault(null), /timed out after 3 s, killed/],
-      ['missing', () => renameSync(lab.wrapper, lab.wrapper + '.away'), () => renameSync(lab.wrapper + '.away', lab.wrapper), /ENOENT/],
+      [
+        'missing',
+        () => renameSync(lab.wrapper, lab.wrapper + '.away'),
+        () => renameSync(lab.wrapper + '.away', lab.wrapper),
+        /ENOENT/,
+      ],
     ];
     for (const [what, breakIt, mend, logged] of steps) {
       const mark = lab.logText().length;
@@ -70,8 +80,16 @@ describe('VM: faults', function () {
       if (what === 'garbage') {
         // Only reads are broken: the change goes through, planned from the last table read,
         // but the daemon cannot see it, so it believes nothing until it reads the table again.
-        assert.ok([canonical(A + R1 + R2), canonical(A + R1)].includes(lab.table()), `garbage: the table is either as it was or as planned`);
-      } else assert.equal(lab.table(), canonical(A + R1 + R2), `${what}: the table is as it was (the change could not be made)`);
+        assert.ok(
+          [canonical(A + R1 + R2), canonical(A + R1)].includes(lab.table()),
+          `garbage: the table is either as it was or as planned`,
+        );
+      } else
+        assert.equal(
+          lab.table(),
+          canonical(A + R1 + R2),
+          `${what}: the table is as it was (the change could not be made)`,
+        );
       assert.ok(alive(lab.pid()), `${what}: the daemon still runs`);
       mend();
       await lab.settle(A + R1);
@@ -105,7 +123,10 @@ describe('VM: faults', function () {
         } catch {
           // gone already
         }
-        const loaded = readFileSync('/proc/modules', 'utf8').split('\n').map((l) => l.split(' ')[0]!).filter((m) => /^ip_vs/.test(m));
+        const loaded = readFileSync('/proc/modules', 'utf8')
+          .split('\n')
+          .map((l) => l.split(' ')[0]!)
+          .filter((m) => /^ip_vs/.test(m));
         for (const m of loaded.filter((m) => m !== 'ip_vs').concat('ip_vs')) {
           try {
             execFileSync('rmmod', [m], { stdio: 'ignore' });
@@ -115,7 +136,11 @@ describe('VM: faults', function () {
         }
         await sleep(50);
       }
-      await lab.waitFor('the unreadable table logged', () => /cannot read the IPVS table: [\s\S]*(Protocol not available|Can't initialize ipvs)/.test(lab.logText().slice(mark)));
+      await lab.waitFor('the unreadable table logged', () =>
+        /cannot read the IPVS table: [\s\S]*(Protocol not available|Can't initialize ipvs)/.test(
+          lab.logText().slice(mark),
+        ),
+      );
       // Checks go on: .2 fails while there is no IPVS at all.
       await lab.server('10.9.1.2:8080').stop();
       await lab.waitFor('the failure seen', () => /Real server down: 10\.9\.1\.2:8080/.test(lab.logText().slice(mark)));
@@ -141,7 +166,10 @@ describe('VM: faults', function () {
     await lab.start();
     await lab.settle(A + R1 + R2);
     const cmds = lab.commands();
-    assert.ok(!cmds.some((c) => /^-d .*10\.9\.1\.[12]:8080/.test(c)), `a live real is never deleted: ${cmds.join('; ')}`);
+    assert.ok(
+      !cmds.some((c) => /^-d .*10\.9\.1\.[12]:8080/.test(c)),
+      `a live real is never deleted: ${cmds.join('; ')}`,
+    );
     assert.deepEqual(lab.weightsGiven('10.9.1.3:8080'), [], 'the dead real is never added');
   });
 
@@ -155,7 +183,10 @@ describe('VM: faults', function () {
     for (let i = 0; i < 500; i++) process.kill(pid, 'SIGHUP');
     await lab.settle(A + R1 + R2.replace('-w 2', '-w 6'), 4000);
     assert.ok(alive(pid), 'the same daemon runs');
-    assert.ok(lab.recorded().every((r) => r.rc === 0), 'no ipvsadm command failed');
+    assert.ok(
+      lab.recorded().every((r) => r.rc === 0),
+      'no ipvsadm command failed',
+    );
     const status = await lab.cli([lab.cfg, 'status']);
     assert.equal(status.code, 0);
   });
@@ -192,4 +223,3 @@ virtual=10.0.0.1:80
     }
   });
 });
-

@@ -34,7 +34,10 @@ virtual=10.0.0.1:80
 
     await lab.server('10.9.1.1:8080').stop();
     await lab.settle(A + g(0) + i(3));
-    assert.match(lab.logText(), /Quiescent real server: 10\.9\.1\.1:80 mapped from 10\.9\.1\.1:8080 \(10\.0\.0\.1:80\) \(Weight set to 0\)/);
+    assert.match(
+      lab.logText(),
+      /Quiescent real server: 10\.9\.1\.1:80 mapped from 10\.9\.1\.1:8080 \(10\.0\.0\.1:80\) \(Weight set to 0\)/,
+    );
     await lab.server('10.9.1.2:8080').stop();
     await lab.settle(A + g(0) + i(0));
 
@@ -42,8 +45,14 @@ virtual=10.0.0.1:80
     await lab.server('10.9.1.1:8080').start();
     await lab.server('10.9.1.2:8080').start();
     await lab.settle(A + g(2) + i(3));
-    assert.ok(lab.recorded().every((r) => r.rc === 0), 'no ipvsadm command failed');
-    assert.ok(!lab.commands().some((c) => /^-a .*10\.9\.1\.[12]:8080/.test(c)), 'nothing is ever added under the configured port');
+    assert.ok(
+      lab.recorded().every((r) => r.rc === 0),
+      'no ipvsadm command failed',
+    );
+    assert.ok(
+      !lab.commands().some((c) => /^-a .*10\.9\.1\.[12]:8080/.test(c)),
+      'nothing is ever added under the configured port',
+    );
   });
 
   it('fwmark (IPv4 and IPv6) and IPv6 services: persistence, netmask, schedflags, fallback6', async () => {
@@ -126,7 +135,8 @@ virtual=10.0.0.3:80
 `;
     lab.config(cfg(100));
     await lab.start();
-    const table = '-A -t 10.0.0.3:80 -s lc -p 300 -M 255.255.0.0\n-a -t 10.0.0.3:80 -r 10.9.1.1:8080 -m -w 2\n-a -t 10.0.0.3:80 -r 10.9.1.2:8080 -m -w 1\n';
+    const table =
+      '-A -t 10.0.0.3:80 -s lc -p 300 -M 255.255.0.0\n-a -t 10.0.0.3:80 -r 10.9.1.1:8080 -m -w 2\n-a -t 10.0.0.3:80 -r 10.9.1.2:8080 -m -w 1\n';
     await lab.settle(table);
     assert.deepEqual(lab.thresholds().get('TCP 10.0.0.3:80 10.9.1.1:8080'), [100, 10]);
     assert.deepEqual(lab.thresholds().get('TCP 10.0.0.3:80 10.9.1.2:8080'), [50, 0]);
@@ -134,10 +144,17 @@ virtual=10.0.0.3:80
     const before = lab.recorded().length;
     lab.config(cfg(200));
     assert.equal((await lab.cli([lab.cfg, 'reload'])).code, 0);
-    await lab.waitFor('the new upper threshold', () => lab.thresholds().get('TCP 10.0.0.3:80 10.9.1.1:8080')?.[0] === 200);
+    await lab.waitFor(
+      'the new upper threshold',
+      () => lab.thresholds().get('TCP 10.0.0.3:80 10.9.1.1:8080')?.[0] === 200,
+    );
     await lab.settle(table);
     assert.deepEqual(lab.thresholds().get('TCP 10.0.0.3:80 10.9.1.1:8080'), [200, 10]);
     const runs = lab.recorded().slice(before);
-    assert.deepEqual(runs.flatMap((r) => r.commands), ['-e -t 10.0.0.3:80 -r 10.9.1.1:8080 -m -w 2 -x 200 -y 10'], 'one command, for the one real that changed');
+    assert.deepEqual(
+      runs.flatMap((r) => r.commands),
+      ['-e -t 10.0.0.3:80 -r 10.9.1.1:8080 -m -w 2 -x 200 -y 10'],
+      'one command, for the one real that changed',
+    );
   });
 });

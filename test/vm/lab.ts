@@ -55,7 +55,10 @@ function sh(cmd: string, args: string[]): string {
 /** `ipvsadm -S -n` in a canonical order: services sorted, each followed by its sorted reals. */
 export function canonical(save: string): string {
   const services: { line: string; dests: string[] }[] = [];
-  for (const line of save.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of save
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     if (/^-A /.test(line)) services.push({ line, dests: [] });
     // ipvsadm prints each service followed by its reals.
     else if (/^-a /.test(line) && services.length) services[services.length - 1]!.dests.push(line);
@@ -210,7 +213,12 @@ exit $rc
   async real(address: string, port: number, body = `real ${address}`): Promise<RealServer> {
     const v6 = address.includes(':');
     try {
-      sh('ip', v6 ? ['-6', 'addr', 'add', `${address}/64`, 'dev', this.link, 'nodad'] : ['addr', 'add', `${address}/16`, 'dev', this.link]);
+      sh(
+        'ip',
+        v6
+          ? ['-6', 'addr', 'add', `${address}/64`, 'dev', this.link, 'nodad']
+          : ['addr', 'add', `${address}/16`, 'dev', this.link],
+      );
     } catch (e) {
       if (!/File exists/.test(String((e as { stderr?: string }).stderr))) throw e;
     }
@@ -233,14 +241,22 @@ exit $rc
   }
 
   /** Run the CLI in the director namespace, as an init script or the OCF agent would. */
-  cli(args: string[], opts: { ipvsadm?: string | null; timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  cli(
+    args: string[],
+    opts: { ipvsadm?: string | null; timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const ipvsadm = opts.ipvsadm === undefined ? this.wrapper : opts.ipvsadm;
     const argv = ['netns', 'exec', this.ns, process.execPath, CLI, ...(ipvsadm ? ['--ipvsadm', ipvsadm] : []), ...args];
     return new Promise((resolve) => {
-      const c = execFile('ip', argv, { encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, env: { ...process.env, ...opts.env } }, (err, stdout, stderr) => {
-        const e = err as (Error & { code?: number | string }) | null;
-        resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout, stderr });
-      });
+      const c = execFile(
+        'ip',
+        argv,
+        { encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, env: { ...process.env, ...opts.env } },
+        (err, stdout, stderr) => {
+          const e = err as (Error & { code?: number | string }) | null;
+          resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout, stderr });
+        },
+      );
       c.stdin?.end(opts.input ?? '');
     });
   }
@@ -314,7 +330,9 @@ exit $rc
         last = e;
       }
       if (Date.now() > until) {
-        throw new Error(`timed out waiting for ${what} (last: ${String(last)})\ntable:\n${this.safeTable()}\nlog:\n${this.logText().split('\n').slice(-40).join('\n')}`);
+        throw new Error(
+          `timed out waiting for ${what} (last: ${String(last)})\ntable:\n${this.safeTable()}\nlog:\n${this.logText().split('\n').slice(-40).join('\n')}`,
+        );
       }
       await sleep(100);
     }
@@ -344,7 +362,10 @@ exit $rc
     const until = Date.now() + ms;
     while (Date.now() < until) {
       const now = this.table();
-      if (now !== want) throw new Error(`the table moved away from\n${want}\nto\n${now}\nlog:\n${this.logText().split('\n').slice(-30).join('\n')}`);
+      if (now !== want)
+        throw new Error(
+          `the table moved away from\n${want}\nto\n${now}\nlog:\n${this.logText().split('\n').slice(-30).join('\n')}`,
+        );
       await sleep(200);
     }
   }

@@ -24,7 +24,8 @@ const PACKAGES = 'qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils
 
 function missing(): string | null {
   if (process.platform !== 'linux') return 'the VM suite needs Linux';
-  if (process.getuid?.() !== 0) return 'the VM suite needs root (QEMU shares / over 9p and the tests make network namespaces)';
+  if (process.getuid?.() !== 0)
+    return 'the VM suite needs root (QEMU shares / over 9p and the tests make network namespaces)';
   const need: string[] = [];
   if (!which('qemu-system-x86_64')) need.push('qemu-system-x86');
   if (!existsSync('/bin/busybox')) need.push('busybox-static');
@@ -34,7 +35,8 @@ function missing(): string | null {
   if (!which('ipvsadm')) need.push('ipvsadm');
   if (!which('ip')) need.push('iproute2');
   if (!ipvsKernel()) need.push('linux-image-amd64');
-  if (need.length) return `missing packages for the VM suite: ${need.join(' ')} (apt-get install --no-install-recommends ${PACKAGES})`;
+  if (need.length)
+    return `missing packages for the VM suite: ${need.join(' ')} (apt-get install --no-install-recommends ${PACKAGES})`;
   if (/[\s,]/.test(ROOT)) return `the repository path must not contain spaces or commas for the VM share: ${ROOT}`;
   return null;
 }
@@ -44,7 +46,8 @@ function ipvsKernel(): string | null {
   if (!existsSync('/lib/modules')) return null;
   for (const v of readdirSync('/lib/modules')) {
     const dir = `/lib/modules/${v}/kernel/net/netfilter/ipvs`;
-    if (existsSync(`/boot/vmlinuz-${v}`) && existsSync(dir) && readdirSync(dir).some((f) => f.startsWith('ip_vs.ko'))) return v;
+    if (existsSync(`/boot/vmlinuz-${v}`) && existsSync(dir) && readdirSync(dir).some((f) => f.startsWith('ip_vs.ko')))
+      return v;
   }
   return null;
 }
@@ -62,14 +65,23 @@ async function main(): Promise<number> {
   const mochaArgs = process.argv.slice(2);
   const timeout = process.env.LDIRECTORD_VM_TIMEOUT ?? '1500';
   const argv = [
-    '-t', timeout,
-    '-m', '4096',
-    '-e', 'LDIRECTORD_TEST_REQUIRE_ALL',
-    '-e', 'LDIRECTORD_VM_REPORT',
-    '-e', 'TZ',
+    '-t',
+    timeout,
+    '-m',
+    '4096',
+    '-e',
+    'LDIRECTORD_TEST_REQUIRE_ALL',
+    '-e',
+    'LDIRECTORD_VM_REPORT',
+    '-e',
+    'TZ',
     ROOT,
     '--',
-    process.execPath, join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--config', join(ROOT, 'test', 'vm', 'mocharc.json'), ...mochaArgs,
+    process.execPath,
+    join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'),
+    '--config',
+    join(ROOT, 'test', 'vm', 'mocharc.json'),
+    ...mochaArgs,
   ];
   process.stdout.write(`test:vm: booting a Debian kernel with IPVS under QEMU (${SCRIPT})\n`);
   const t0 = Date.now();

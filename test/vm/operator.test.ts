@@ -20,7 +20,8 @@ virtual=10.0.0.2:80
 	checktype=connect
 	cleanstop=no
 `;
-const V1 = '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.9.1.1:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 10.9.1.2:8080 -m -w 3\n';
+const V1 =
+  '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.9.1.1:8080 -m -w 1\n-a -t 10.0.0.1:80 -r 10.9.1.2:8080 -m -w 3\n';
 const V2 = '-A -t 10.0.0.2:80 -s wrr\n-a -t 10.0.0.2:80 -r 10.9.1.2:8080 -m -w 2\n';
 
 describe('VM: operators', function () {
@@ -44,7 +45,7 @@ describe('VM: operators', function () {
     lab.ipvsadm('-a', '-t', '10.9.9.9:80', '-r', '10.9.1.1:8080', '-m', '-w', '4');
     const mine = '-A -t 10.9.9.9:80 -s rr\n-a -t 10.9.9.9:80 -r 10.9.1.1:8080 -m -w 4\n';
     await lab.settle(V1 + V2 + mine);
-    assert.ok(!lab.commands().some((c) => c.includes('10.9.9.9')), 'the service added by hand is not the daemon\'s');
+    assert.ok(!lab.commands().some((c) => c.includes('10.9.9.9')), "the service added by hand is not the daemon's");
     // A scheduler changed by hand is put back too.
     lab.ipvsadm('-E', '-t', '10.0.0.1:80', '-s', 'rr');
     await lab.settle(V1 + V2 + mine);
@@ -90,7 +91,13 @@ virtual=10.0.0.3:80
     assert.equal(preview.code, 1, `a plan exits 1: ${preview.stderr}`);
     assert.equal(lab.table(), before, 'a dry-run changes nothing');
     const plan = preview.stdout;
-    assert.ok(plan.split('\n').filter(Boolean).every((l) => /^-[AEDaed] /.test(l)), `stdout holds only ipvsadm -R lines:\n${plan}`);
+    assert.ok(
+      plan
+        .split('\n')
+        .filter(Boolean)
+        .every((l) => /^-[AEDaed] /.test(l)),
+      `stdout holds only ipvsadm -R lines:\n${plan}`,
+    );
     assert.match(preview.stderr, /10\.9\.1\.3:8080/, 'the summary names the dead real');
     assert.match(preview.stderr, /tcp:10\.9\.9\.9:80|10\.9\.9\.9:80/, 'the summary names the service it leaves alone');
 

@@ -69,7 +69,11 @@ describe('VM: reload', function () {
     await lab.waitFor('the purge logged', () => /Purged virtual server \(start\): 10\.0\.0\.2:80/.test(lab.logText()));
     assert.match(lab.logText(), /Changed virtual server: 10\.0\.0\.1:80/);
     assert.match(lab.logText(), /Added virtual server: 10\.0\.0\.3:80/);
-    assert.deepEqual(lab.weightsGiven('10.9.1.9:8080').filter((w) => w > 0), [], 'the dead real never gets weight (no reload flap)');
+    assert.deepEqual(
+      lab.weightsGiven('10.9.1.9:8080').filter((w) => w > 0),
+      [],
+      'the dead real never gets weight (no reload flap)',
+    );
 
     // One weight changed: exactly one ipvsadm run, one command.
     const before = lab.recorded().length;
@@ -93,13 +97,23 @@ describe('VM: reload', function () {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /at line 4: forward method must be gate, masq or ipip/);
     lab.signal('SIGHUP');
-    await lab.waitFor('the HUP error logged', () => /Error reading file .* at line 4: forward method must be gate, masq or ipip/.test(lab.logText()));
+    await lab.waitFor('the HUP error logged', () =>
+      /Error reading file .* at line 4: forward method must be gate, masq or ipip/.test(lab.logText()),
+    );
 
     // Autoreload sees a truncated file, an empty one, a binary one, a directory, then nothing.
     const broken: [string, () => void, RegExp][] = [
-      ['truncated', () => writeFileSync(lab.cfg, CONFIG1.slice(0, CONFIG1.indexOf('masq 5') + 3)), /at line \d+: forward method must be gate, masq or ipip|Invalid real server line/],
+      [
+        'truncated',
+        () => writeFileSync(lab.cfg, CONFIG1.slice(0, CONFIG1.indexOf('masq 5') + 3)),
+        /at line \d+: forward method must be gate, masq or ipip|Invalid real server line/,
+      ],
       ['empty', () => writeFileSync(lab.cfg, ''), /the file is empty/],
-      ['binary', () => writeFileSync(lab.cfg, Buffer.from([0, 1, 2, 0xff, 0xfe, 10, 0x7f, 0x80])), /at line 1: Unknown command/],
+      [
+        'binary',
+        () => writeFileSync(lab.cfg, Buffer.from([0, 1, 2, 0xff, 0xfe, 10, 0x7f, 0x80])),
+        /at line 1: Unknown command/,
+      ],
       [
         'a directory',
         () => {
@@ -125,7 +139,10 @@ describe('VM: reload', function () {
     await lab.server('10.9.1.2:8080').start();
 
     // A good file again, saved the way editors do (write a temp file, rename it over).
-    writeFileSync(lab.cfg + '.swp', `logfile="${lab.log}"\n` + CONFIG2(3).replace('checkinterval=1', 'checkinterval=1\nautoreload=yes'));
+    writeFileSync(
+      lab.cfg + '.swp',
+      `logfile="${lab.log}"\n` + CONFIG2(3).replace('checkinterval=1', 'checkinterval=1\nautoreload=yes'),
+    );
     renameSync(lab.cfg + '.swp', lab.cfg);
     await lab.settle(TABLE2(3));
     assert.match(lab.logText(), /Configuration file '.*' has changed on disk/);

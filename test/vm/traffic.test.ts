@@ -69,7 +69,10 @@ describe('VM: real traffic through a virtual service', function () {
     return lab.waitFor(`${n} more connections`, () => conns.length >= target, 120_000);
   };
   /** The daemon's ipvsadm run that carried a command matching `re`, after `since`. */
-  const reaction = (re: RegExp, since: number) => lab.waitFor(`the daemon's command ${re}`, () => lab.recorded().find((r: Recorded) => r.start >= since && r.commands.some((c) => re.test(c))));
+  const reaction = (re: RegExp, since: number) =>
+    lab.waitFor(`the daemon's command ${re}`, () =>
+      lab.recorded().find((r: Recorded) => r.start >= since && r.commands.some((c) => re.test(c))),
+    );
 
   it('spreads by weight, drops a killed real without failed connections once reacted, falls back, recovers', async () => {
     for (const a of ['10.9.1.1', '10.9.1.2', '10.9.1.3']) await lab.real(a, 8080);
@@ -77,7 +80,8 @@ describe('VM: real traffic through a virtual service', function () {
     lab.addVip('10.0.0.10');
     lab.config(CONFIG);
     await lab.start();
-    const all = '-A -t 10.0.0.10:80 -s wrr\n-a -t 10.0.0.10:80 -r 10.9.1.1:8080 -m -w 1\n-a -t 10.0.0.10:80 -r 10.9.1.2:8080 -m -w 2\n-a -t 10.0.0.10:80 -r 10.9.1.3:8080 -m -w 3\n';
+    const all =
+      '-A -t 10.0.0.10:80 -s wrr\n-a -t 10.0.0.10:80 -r 10.9.1.1:8080 -m -w 1\n-a -t 10.0.0.10:80 -r 10.9.1.2:8080 -m -w 2\n-a -t 10.0.0.10:80 -r 10.9.1.3:8080 -m -w 3\n';
     await lab.settle(all);
 
     const client = lab.spawnIn(lab.clientNs, [process.execPath, CLIENT, '10.0.0.10', '80', '5']);
@@ -91,10 +95,21 @@ describe('VM: real traffic through a virtual service', function () {
     await more(300);
     const a = between(aFrom);
     const byReal = count(a);
-    assert.equal(a.filter((c) => c.err).length, 0, `no connection fails while all are up: ${JSON.stringify(byReal)} ${clientErr}`);
+    assert.equal(
+      a.filter((c) => c.err).length,
+      0,
+      `no connection fails while all are up: ${JSON.stringify(byReal)} ${clientErr}`,
+    );
     const share = (r: string) => (byReal[`real ${r}`] ?? 0) / a.length;
-    for (const [r, w] of [['10.9.1.1', 1], ['10.9.1.2', 2], ['10.9.1.3', 3]] as const) {
-      assert.ok(Math.abs(share(r) - w / 6) < 0.05, `${r} gets ${(share(r) * 100).toFixed(1)}% of ${a.length}, expected ${((w / 6) * 100).toFixed(1)}%: ${JSON.stringify(byReal)}`);
+    for (const [r, w] of [
+      ['10.9.1.1', 1],
+      ['10.9.1.2', 2],
+      ['10.9.1.3', 3],
+    ] as const) {
+      assert.ok(
+        Math.abs(share(r) - w / 6) < 0.05,
+        `${r} gets ${(share(r) * 100).toFixed(1)}% of ${a.length}, expected ${((w / 6) * 100).toFixed(1)}%: ${JSON.stringify(byReal)}`,
+      );
     }
 
     // (b) Kill .3, the heaviest real.
@@ -104,10 +119,17 @@ describe('VM: real traffic through a virtual service', function () {
     await more(200);
     const afterReact = between(dropped.end);
     assert.ok(afterReact.length >= 200);
-    assert.deepEqual(afterReact.filter((c) => c.err), [], 'no connection fails once the daemon has reacted');
+    assert.deepEqual(
+      afterReact.filter((c) => c.err),
+      [],
+      'no connection fails once the daemon has reacted',
+    );
     assert.equal(afterReact.filter((c) => c.real === 'real 10.9.1.3').length, 0, 'none reaches the dead real');
     const b = count(afterReact);
-    assert.ok(Math.abs((b['real 10.9.1.2'] ?? 0) / afterReact.length - 2 / 3) < 0.06, `the rest spread 1:2: ${JSON.stringify(b)}`);
+    assert.ok(
+      Math.abs((b['real 10.9.1.2'] ?? 0) / afterReact.length - 2 / 3) < 0.06,
+      `the rest spread 1:2: ${JSON.stringify(b)}`,
+    );
     const failedAfterKill = between(killAt).filter((c) => c.err);
     const lastDeadHit = failedAfterKill.length ? Math.max(...failedAfterKill.map((c) => c.t)) : killAt;
     const figures = {
@@ -143,12 +165,18 @@ describe('VM: real traffic through a virtual service', function () {
     const allBack = Date.now();
     await more(120);
     const e = count(between(allBack));
-    assert.ok(e['real 10.9.1.1'] && e['real 10.9.1.2'] && e['real 10.9.1.3'] && !Object.keys(e).some((k) => k.startsWith('error')), `traffic spreads over all three again: ${JSON.stringify(e)}`);
+    assert.ok(
+      e['real 10.9.1.1'] &&
+        e['real 10.9.1.2'] &&
+        e['real 10.9.1.3'] &&
+        !Object.keys(e).some((k) => k.startsWith('error')),
+      `traffic spreads over all three again: ${JSON.stringify(e)}`,
+    );
 
     client.kill('SIGTERM');
-    // eslint-disable-next-line no-console
     console.log(`      traffic figures: ${JSON.stringify(figures)}`);
-    if (process.env.LDIRECTORD_VM_REPORT) appendFileSync(process.env.LDIRECTORD_VM_REPORT, JSON.stringify({ test: 'traffic', ...figures }) + '\n');
+    if (process.env.LDIRECTORD_VM_REPORT)
+      appendFileSync(process.env.LDIRECTORD_VM_REPORT, JSON.stringify({ test: 'traffic', ...figures }) + '\n');
     await sleep(100);
   });
 });
