@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # A recording stand-in for ipvsadm, for the benchmarks (issue 7). NOT for production.
 #
-# Same kernel semantics and output formats as src/tools/fake-ipvsadm.ts (and the harness
+# Same kernel semantics and output formats as src/testing/fake-ipvsadm.ts (and the harness
 # of the Perl spec's Appendix A, which this extends with -S and -R), but it starts in a few
 # milliseconds where a Node process takes hundreds, so the latency figures measure the
 # daemons and not their stand-in. Every invocation is appended to $RIPVS_DIR/ipvsadm.log as

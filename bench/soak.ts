@@ -9,7 +9,7 @@
  */
 import { Engine } from '../src/daemon/engine';
 import type { CheckResult, ProbeSpec } from '../src/checks/types';
-import { FakeClock } from '../src/schedule/clock';
+import { FakeClock } from '../src/testing/fake-clock';
 import { FakeIpvs } from '../test/helpers/fake-ipvs';
 import { config } from '../test/helpers/config';
 

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const CLI = join(__dirname, 'cli.js');
-const FAKE = join(__dirname, 'tools', 'fake-ipvsadm.js');
+const FAKE = join(__dirname, 'testing', 'fake-ipvsadm.js');
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string) => (color ? `\x1b[2m${s}\x1b[0m` : s);

@@ -20,7 +20,7 @@ import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as dnsPacket from 'dns-packet';
-import { toByteString } from '../parser/perl-regex';
+import { toByteString } from '../perl/regex';
 import type { Check, DnsSpec, Receive } from './types';
 import { ipv6Groups } from './ipv6';
 import { endOnce } from './ending';

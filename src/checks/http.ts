@@ -32,7 +32,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Agent, Client, buildConnector, type Dispatcher } from 'undici';
-import { fromByteString } from '../parser/perl-regex';
+import { fromByteString } from '../perl/regex';
 import type { Check, HttpSpec } from './types';
 import { timeoutReason } from './reason';
 

@@ -18,7 +18,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Client, ResultCodeError, SASL_MECHANISMS, type DN } from 'ldapts';
-import { toByteString } from '../parser/perl-regex';
+import { toByteString } from '../perl/regex';
 import type { Check, LdapSpec } from './types';
 
 type Result = { up: boolean; reason: string };

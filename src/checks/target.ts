@@ -8,7 +8,7 @@
  *     negotiate.
  * Pure: no I/O. The scheduler decides when each spec runs (combined, on, off, maintenance).
  */
-import { perlRegex, toByteString } from '../parser/perl-regex';
+import { perlRegex, toByteString } from '../perl/regex';
 import { bracketHost, checkPort, hostPort, type RealServer, type VirtualService } from '../parser/model';
 import type { ConnectSpec, ProbeSpec, Receive } from './types';
 

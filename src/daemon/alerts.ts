@@ -49,6 +49,7 @@ import addressparser from 'nodemailer/lib/addressparser';
 import { DAEMON_STATUS, type Config, type DaemonStatus, type VirtualService } from '../parser/model';
 import { destKey } from '../reconcile/table';
 import { realClock, type Clock } from '../schedule/clock';
+import { perlTrue } from '../perl/strings';
 import type { DaemonPlugin } from './daemon';
 import type { EngineEvent, Logger } from './engine';
 
@@ -133,8 +134,6 @@ export function alertFor(e: EngineEvent): Alert | null {
   }
 }
 
-/** Perl truth: undef, "" and "0" are false. */
-const perlTrue = (s: string | null | undefined): s is string => s !== null && s !== undefined && s !== '' && s !== '0';
 /** A header value stays on its line. */
 const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ');
 

@@ -19,17 +19,9 @@ import type { Readable, Writable } from 'node:stream';
 import { appendFile } from 'node:fs';
 import winston from 'winston';
 import Transport from 'winston-transport';
+import { perlLocaltime } from '../perl/localtime';
 import type { Logger } from './engine';
 import type { Redactor } from './redact';
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const two = (n: number) => String(n).padStart(2, '0');
-
-/** Perl's scalar localtime(): `Sat Nov  1 09:05:03 2026`. */
-export function perlLocaltime(d = new Date()): string {
-  return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`;
-}
 
 export type LogDestination =
   { kind: 'file'; path: string } | { kind: 'syslog'; facility: string } | { kind: 'stdout' } | { kind: 'stderr' };

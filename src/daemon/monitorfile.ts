@@ -19,7 +19,8 @@ import { appendFile } from 'node:fs';
 import { bracketHost, type RealServer, type VirtualService } from '../parser/model';
 import type { DaemonPlugin } from './daemon';
 import type { EngineEvent, Logger } from './engine';
-import { perlLocaltime } from './logging';
+import { perlLocaltime } from '../perl/localtime';
+import { quotemeta } from '../perl/strings';
 
 /** What the plugins of this family need from the daemon (the Daemon class has all of it). */
 export interface MonitorHost {
@@ -34,11 +35,6 @@ export interface MonitorFileOptions {
   pid?: number;
   /** Lines waiting for one file beyond which the oldest are dropped (a hung disk). */
   maxQueued?: number;
-}
-
-/** Perl quotemeta: a backslash before every character that is not [A-Za-z0-9_]. */
-export function quotemeta(s: string): string {
-  return s.replace(/[^A-Za-z0-9_]/g, '\\$&');
 }
 
 /**

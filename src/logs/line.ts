@@ -9,6 +9,7 @@
  * Events are the real-server and virtual-service messages of the catalogue (spec §8.2)
  * plus this daemon's `Real server up/down: <rip:rport> (<vid>): <reason>`.
  */
+import { parsePerlLocaltime } from '../perl/localtime';
 import { parseReal, parseVirtual, type RealRef, type VirtualRef } from './address';
 
 export type LogEvent =
@@ -68,20 +69,6 @@ export interface LogLine {
    * in it (an ipvsadm error, say). It carries the first line's stamp, cfgname and pid.
    */
   continuation: boolean;
-}
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const STAMP = /^([A-Z][a-z]{2}) ([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
-
-/** Perl's scalar localtime() text → ms since the epoch (read as local time), or null. */
-export function parsePerlLocaltime(stamp: string): number | null {
-  const m = STAMP.exec(stamp);
-  if (!m || !DAYS.includes(m[1]!)) return null;
-  const month = MONTHS.indexOf(m[2]!);
-  const [day, h, min, s, y] = [m[3], m[4], m[5], m[6], m[7]].map(Number) as [number, number, number, number, number];
-  if (month < 0 || day < 1 || day > 31 || h > 23 || min > 59 || s > 60) return null;
-  return new Date(y, month, day, h, min, s).getTime();
 }
 
 const FILE_LINE = /^\[([^|\]]+)\|(.*?)\|(\d+)\] (.*)$/;

@@ -9,7 +9,7 @@
  *   log stamp  `Sat Nov 21 10:50:06 2026`, as copied from a log line
  *   words      `today`, `yesterday` (local midnight)
  */
-import { parsePerlLocaltime } from './line';
+import { parsePerlLocaltime } from '../perl/localtime';
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 

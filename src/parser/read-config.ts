@@ -17,7 +17,7 @@
  */
 import { statSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
-import { perlRegex, fromByteString } from './perl-regex';
+import { perlRegex, fromByteString } from '../perl/regex';
 import type { Resolver } from './resolve';
 import { validateForChecks } from './validate';
 import {

@@ -11,7 +11,7 @@
  * - SQL checks need a login and a request (Perl logged "Must specify a login and request
  *   string …" at every check and kept the real down).
  */
-import { perlRegex, PerlRegexError, toByteString } from './perl-regex';
+import { perlRegex, PerlRegexError, toByteString } from '../perl/regex';
 import { ConfigError, type VirtualService } from './model';
 
 /** Services whose negotiate check matches `receive` as a regex. */

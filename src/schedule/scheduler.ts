@@ -25,6 +25,7 @@
 import type { CheckResult, ProbeSpec } from '../checks/types';
 import type { Clock } from './clock';
 import type { ProbeDef } from './probes';
+import { IndexedHeap } from '../util/heap';
 
 export interface SchedulerDeps {
   clock: Clock;
@@ -45,7 +46,7 @@ export interface SchedulerDeps {
 interface Slot {
   def: ProbeDef;
   /** Position in the due-time heap, -1 when not waiting for its time. */
-  at: number;
+  heapIndex: number;
   /** Arm order, which breaks ties between equal due times (probes armed first run first). */
   seq: number;
   running: boolean;
@@ -69,8 +70,8 @@ const TICK_MS = 10;
 export class Scheduler {
   private readonly slots = new Map<string, Slot>();
   private readonly waiting: Slot[] = [];
-  /** Slots waiting for their due time, a binary min-heap on (due, seq). */
-  private readonly heap: Slot[] = [];
+  /** Slots waiting for their due time, by (due, arm order). */
+  private readonly heap = new IndexedHeap<Slot>((a, b) => a.due < b.due || (a.due === b.due && a.seq < b.seq));
   private armed = 0;
   /** The one clock timer, set for the earliest due time (timerDue). */
   private timer: unknown = null;
@@ -129,7 +130,7 @@ export class Scheduler {
       const immediate = !known(key);
       const s: Slot = {
         def,
-        at: -1,
+        heapIndex: -1,
         seq: 0,
         running: false,
         queued: false,
@@ -188,7 +189,7 @@ export class Scheduler {
   }
 
   private cancel(s: Slot): void {
-    this.unheap(s);
+    this.heap.remove(s);
     s.queued = false;
     const i = this.waiting.indexOf(s);
     if (i >= 0) this.waiting.splice(i, 1);
@@ -198,18 +199,13 @@ export class Scheduler {
   private arm(s: Slot, due: number): void {
     s.due = due;
     s.seq = ++this.armed;
-    if (s.at < 0) {
-      s.at = this.heap.length;
-      this.heap.push(s);
-    }
-    this.siftUp(s.at);
-    this.siftDown(s.at);
+    this.heap.upsert(s);
     this.wake();
   }
 
   /** Keep the one clock timer set for the earliest due time. */
   private wake(): void {
-    const first = this.heap[0];
+    const first = this.heap.peek();
     if (!first || this.stopped || this.held !== null) return;
     // On a TICK_MS grid: probes due within the same few milliseconds start in one turn,
     // so 2,000 checks a second wake the process 100 times, not 2,000 (each wake-up is a
@@ -240,9 +236,9 @@ export class Scheduler {
     if (this.held !== null) return;
     const now = this.deps.clock.now();
     let started = 0;
-    while (this.heap.length && this.heap[0]!.due <= now && !this.stopped) {
+    for (let s = this.heap.peek(); s && s.due <= now && !this.stopped; s = this.heap.peek()) {
       if (started++ === FIRE_BATCH) {
-        this.timerDue = this.heap[0]!.due;
+        this.timerDue = s.due;
         this.timer = this.deps.clock.setTimeout(() => {
           this.timer = null;
           this.timerDue = Infinity;
@@ -250,57 +246,10 @@ export class Scheduler {
         }, 0);
         return;
       }
-      const s = this.heap[0]!;
-      this.unheap(s);
+      this.heap.remove(s);
       this.ready(s);
     }
     this.wake();
-  }
-
-  private before(a: Slot, b: Slot): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
-  }
-
-  private place(i: number, s: Slot): void {
-    this.heap[i] = s;
-    s.at = i;
-  }
-
-  private siftUp(i: number): void {
-    const h = this.heap;
-    const s = h[i]!;
-    while (i > 0) {
-      const up = (i - 1) >> 1;
-      if (!this.before(s, h[up]!)) break;
-      this.place(i, h[up]!);
-      i = up;
-    }
-    this.place(i, s);
-  }
-
-  private siftDown(i: number): void {
-    const h = this.heap;
-    const s = h[i]!;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= h.length) break;
-      const c = l + 1 < h.length && this.before(h[l + 1]!, h[l]!) ? l + 1 : l;
-      if (!this.before(h[c]!, s)) break;
-      this.place(i, h[c]!);
-      i = c;
-    }
-    this.place(i, s);
-  }
-
-  private unheap(s: Slot): void {
-    const i = s.at;
-    if (i < 0) return;
-    s.at = -1;
-    const last = this.heap.pop()!;
-    if (last === s) return;
-    this.place(i, last);
-    this.siftUp(i);
-    this.siftDown(last.at);
   }
 
   private ready(s: Slot): void {

@@ -63,7 +63,7 @@ describe('alerts and monitorfile in a running daemon', function () {
   before(function () {
     requirePart(
       this,
-      existsSync(CLI) && existsSync(join(ROOT, 'dist', 'tools', 'fake-ipvsadm.js'))
+      existsSync(CLI) && existsSync(join(ROOT, 'dist', 'testing', 'fake-ipvsadm.js'))
         ? null
         : 'dist/ is not built (npm run build)',
     );
@@ -100,9 +100,13 @@ describe('alerts and monitorfile in a running daemon', function () {
   }
 
   it('mails start-up, failure, reminder, recovery and stop to both addresses, writes the monitorfile, leaks no secret', async () => {
-    const ipvsadm = execFileSync(process.execPath, [join(ROOT, 'dist', 'tools', 'fake-ipvsadm.js'), '--install', dir], {
-      encoding: 'utf8',
-    }).trim();
+    const ipvsadm = execFileSync(
+      process.execPath,
+      [join(ROOT, 'dist', 'testing', 'fake-ipvsadm.js'), '--install', dir],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
     const monitor = join(dir, 'monitor.log');
     const cf = join(dir, 'alerts.cf');
     writeFileSync(

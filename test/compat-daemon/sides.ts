@@ -1,6 +1,6 @@
 /**
  * The two daemons of the side-by-side runs, each with its own recording ipvsadm
- * (dist/tools/fake-ipvsadm.js --install DIR), its own config file, log file and pid file:
+ * (dist/testing/fake-ipvsadm.js --install DIR), its own config file, log file and pid file:
  *
  * - PerlSide: Debian's /usr/sbin/ldirectord, copied at test time (never committed) to
  *   `<dir>/ldirectord` with `$IPVSADM` bound to its fake ipvsadm, as the spec's Appendix A
@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { CLI, ROOT } from '../helpers/env';
 
 export const PERL_LDIRECTORD = '/usr/sbin/ldirectord';
-export const FAKE_IPVSADM = join(ROOT, 'dist', 'tools', 'fake-ipvsadm.js');
+export const FAKE_IPVSADM = join(ROOT, 'dist', 'testing', 'fake-ipvsadm.js');
 
 export interface CmdResult {
   code: number | null;

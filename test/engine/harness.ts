@@ -5,7 +5,7 @@
  */
 import { Engine, type EngineEvent } from '../../src/daemon/engine';
 import type { CheckResult, ProbeSpec } from '../../src/checks/types';
-import { FakeClock } from '../../src/schedule/clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { FakeIpvs } from '../helpers/fake-ipvs';
 import { config } from '../helpers/config';
 

@@ -1,6 +1,6 @@
 /**
  * A director for daemon integration tests: a temp dir with a config, the recording
- * ipvsadm (dist/tools/fake-ipvsadm.js), a run dir for the pid file and status socket, and
+ * ipvsadm (dist/testing/fake-ipvsadm.js), a run dir for the pid file and status socket, and
  * real TCP listeners standing in for real servers (checktype=connect).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, ROOT } from './env';
 
-const FAKE = join(ROOT, 'dist', 'tools', 'fake-ipvsadm.js');
+const FAKE = join(ROOT, 'dist', 'testing', 'fake-ipvsadm.js');
 
 export interface CliResult {
   code: number | null;

@@ -43,7 +43,7 @@ describe('logs -f on the running daemon', function () {
     const port = (server.address() as { port: number }).port;
     const ipvsadm = spawnSync(
       process.execPath,
-      [join(ROOT, 'dist', 'tools', 'fake-ipvsadm.js'), '--install', join(dir, 'ipvs')],
+      [join(ROOT, 'dist', 'testing', 'fake-ipvsadm.js'), '--install', join(dir, 'ipvs')],
       { encoding: 'utf8' },
     ).stdout.trim();
     const log = join(dir, 'ldirectord.log');

@@ -4,8 +4,8 @@
  * the event each catalogue message reports.
  */
 import assert from 'node:assert/strict';
-import { parseLine, parseMessage, parsePerlLocaltime, type MessageEvent } from '../../src/logs/line';
-import { perlLocaltime } from '../../src/daemon/logging';
+import { parseLine, parseMessage, type MessageEvent } from '../../src/logs/line';
+import { parsePerlLocaltime, perlLocaltime } from '../../src/perl/localtime';
 
 describe('logs: Perl localtime stamps', () => {
   const cases: Array<[string, number | null]> = [

@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { perlLocaltime } from '../../src/daemon/logging';
+import { perlLocaltime } from '../../src/perl/localtime';
 import { CLI } from '../helpers/env';
 
 export interface LogDir {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import type { CheckResult, ProbeSpec } from '../../src/checks/types';
-import { FakeClock } from '../../src/schedule/clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import type { ProbeDef } from '../../src/schedule/probes';
 import { Scheduler } from '../../src/schedule/scheduler';
 

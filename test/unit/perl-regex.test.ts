@@ -1,6 +1,6 @@
 /** The Perl regex translator: byte-string semantics, and Perl-only constructs refused. */
 import assert from 'node:assert/strict';
-import { perlRegex, PerlRegexError, toByteString } from '../../src/parser/perl-regex';
+import { perlRegex, PerlRegexError, toByteString } from '../../src/perl/regex';
 
 describe('perl-regex', () => {
   const cases: Array<[string, string, boolean]> = [

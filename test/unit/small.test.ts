@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { splitCommand } from '../../src/daemon/exec';
 import { Redactor } from '../../src/daemon/redact';
-import { perlLocaltime } from '../../src/daemon/logging';
+import { perlLocaltime } from '../../src/perl/localtime';
 import { maxChecksInFlight } from '../../src/daemon/limits';
 import { config } from '../helpers/config';
 
