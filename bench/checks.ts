@@ -23,8 +23,8 @@ import { createServer as createTlsServer } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { closeHttpAgent } from '../src/checks/http';
 import { runProbe } from '../src/checks/run';
-import { compileReceive } from '../src/checks/target';
-import type { ProbeSpec } from '../src/checks/types';
+import { compileReceive } from '../src/checks/receive';
+import type { ProbeSpec } from '../src/checks/registry';
 import { selfSigned } from '../test/helpers/tls';
 
 const TCP_HOST = '127.10.6.1';

@@ -18,7 +18,7 @@ import { createServer as createNet, type Socket } from 'node:net';
 import { createServer as createHttp } from 'node:http';
 import { runProbe } from '../src/checks/run';
 import { closeHttpAgent } from '../src/checks/http';
-import type { HttpSpec } from '../src/checks/types';
+import type { HttpSpec } from '../src/checks/http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 const HOST = '127.40.9.1';

@@ -8,7 +8,8 @@
  *   node --expose-gc .test-build/bench/soak.js [--hours 1] [--reals 2000] [--flap 0.01]
  */
 import { Engine } from '../src/daemon/engine';
-import type { CheckResult, ProbeSpec } from '../src/checks/types';
+import type { CheckResult } from '../src/checks/kernel';
+import type { ProbeSpec } from '../src/checks/registry';
 import { FakeClock } from '../src/testing/fake-clock';
 import { FakeIpvs } from '../test/helpers/fake-ipvs';
 import { config } from '../test/helpers/config';
@@ -48,7 +49,9 @@ async function main(): Promise<void> {
       if (Math.random() < flap) s = !s;
       up.set(host, s);
       return Promise.resolve(
-        s ? { up: true, reason: 'HTTP 200 OK', ms: 1 } : { up: false, reason: 'connect ECONNREFUSED', ms: 1 },
+        s
+          ? { up: true, cause: 'ok', reason: 'HTTP 200 OK', ms: 1 }
+          : { up: false, cause: 'refused', reason: 'connect ECONNREFUSED', ms: 1 },
       );
     },
     onEvent: (e) => {

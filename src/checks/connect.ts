@@ -6,42 +6,38 @@
  */
 import { createConnection, isIPv6 } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { abortText, endOnce } from './ending';
-import type { Check, ConnectSpec } from './types';
+import { aborted, failed, session, up } from './kernel';
+import { defineKind } from './kind';
 
-type Result = { up: boolean; reason: string };
-
-export const checkConnect: Check<ConnectSpec> = (spec, { signal }) =>
-  spec.udp ? udpConnect(spec, signal) : tcpConnect(spec, signal);
-
-function tcpConnect(spec: ConnectSpec, signal: AbortSignal): Promise<Result> {
-  return new Promise((resolve) => {
-    const sock = createConnection({ host: spec.host, port: spec.port });
-    const done = (up: boolean, reason: string) => end() && resolve({ up, reason });
-    const end = endOnce(
-      signal,
-      () => sock.destroy(),
-      () => done(false, abortText(signal)),
-    );
-    sock.once('connect', () => done(true, `connected to port ${spec.port}`));
-    sock.once('error', (e: NodeJS.ErrnoException) => done(false, `connect ${e.code ?? e.message}`));
-  });
+export interface ConnectSpec {
+  kind: 'connect';
+  host: string;
+  port: number;
+  timeoutMs: number;
+  /** UDP "connect" (only through checktype=N on a UDP virtual, as in Perl's check_connect). */
+  udp?: boolean;
 }
 
-function udpConnect(spec: ConnectSpec, signal: AbortSignal): Promise<Result> {
-  return new Promise((resolve) => {
-    const sock = createSocket(isIPv6(spec.host) ? 'udp6' : 'udp4');
-    const done = (up: boolean, reason: string) => end() && resolve({ up, reason });
-    const end = endOnce(
+export const connect = defineKind<ConnectSpec>({
+  spec: (t) => ({ kind: 'connect', host: t.host, port: t.port, timeoutMs: t.connectTimeoutMs }),
+  run: (spec, { signal }) =>
+    session(
       signal,
-      () => sock.close(),
-      () => done(false, abortText(signal)),
-    );
-    sock.once('error', (e: NodeJS.ErrnoException) => done(false, `udp connect ${e.code ?? e.message}`));
-    // Node hands a failed connect (no route, bad address) to this callback as its argument.
-    sock.connect(spec.port, spec.host, (err?: Error) => {
-      if (err) done(false, `udp connect ${(err as NodeJS.ErrnoException).code ?? err.message}`);
-      else done(true, `udp socket connected to port ${spec.port}`);
-    });
-  });
-}
+      (settle) => {
+        if (spec.udp) {
+          const sock = createSocket(isIPv6(spec.host) ? 'udp6' : 'udp4');
+          sock.once('error', (e) => settle(failed(e, 'udp connect ')));
+          // Node hands a failed connect (no route, bad address) to this callback as its argument.
+          sock.connect(spec.port, spec.host, (err?: Error) =>
+            settle(err ? failed(err, 'udp connect ') : up(`udp socket connected to port ${spec.port}`)),
+          );
+          return () => sock.close();
+        }
+        const sock = createConnection({ host: spec.host, port: spec.port });
+        sock.once('connect', () => settle(up(`connected to port ${spec.port}`)));
+        sock.once('error', (e) => settle(failed(e, 'connect ')));
+        return () => sock.destroy();
+      },
+      () => aborted(signal),
+    ),
+});

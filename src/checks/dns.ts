@@ -14,34 +14,54 @@
  * `No answer received (<rcode>)`, a socket error its code, the deadline the runner's
  * reason. (Perl logs `Connection timed out` for all three.)
  */
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createConnection, isIPv4, isIPv6, type Socket as TcpSocket } from 'node:net';
+import { createConnection, isIPv4, isIPv6 } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as dnsPacket from 'dns-packet';
-import { toByteString } from '../perl/regex';
-import type { Check, DnsSpec, Receive } from './types';
+import { aborted, down, failed, session, up, type Verdict } from './kernel';
+import { datagramExchange } from './datagram';
+import { defineKind, negotiateBase, type Receive } from './kind';
 import { ipv6Groups } from './ipv6';
-import { endOnce } from './ending';
+import { toByteString } from './receive';
 
-type Result = { up: boolean; reason: string };
+export interface DnsSpec {
+  kind: 'dns';
+  host: string;
+  port: number;
+  tcp: boolean;
+  /** Name to look up (an IP address means a PTR query). */
+  query: string;
+  /** Must match an A address or PTR name; null (empty receive) is always down, as in Perl. */
+  receive: Receive | null;
+  timeoutMs: number;
+}
 
 /** First UDP retransmission after this long, then doubling (Net::DNS waits 5 s). */
 const UDP_RETRANSMIT_MS = 1000;
 
-export const checkDns: Check<DnsSpec> = async (spec, { signal }) => {
-  try {
-    const conf = await resolverSearchConfig();
-    return await lookup(spec, searchNames(spec.query, conf.searchlist, conf.ndots), signal);
-  } catch (e) {
-    if (signal.aborted) return { up: false, reason: abortReason(signal) };
-    return { up: false, reason: socketReason(e) };
-  }
-};
+export const dns = defineKind<DnsSpec>({
+  services: { dns: 53 },
+  usesReceive: true,
+  spec: (t) => ({
+    kind: 'dns',
+    ...negotiateBase(t),
+    tcp: t.protocol === 'tcp',
+    query: t.request.replace(/^\//, ''),
+    receive: t.receive,
+  }),
+  async run(spec, { signal }) {
+    try {
+      const conf = await resolverSearchConfig();
+      return await lookup(spec, searchNames(spec.query, conf.searchlist, conf.ndots), signal);
+    } catch (e) {
+      return signal.aborted ? aborted(signal) : failed(e);
+    }
+  },
+});
 
-async function lookup(spec: DnsSpec, names: string[], signal: AbortSignal): Promise<Result> {
-  let failure = 'No answer received';
+async function lookup(spec: DnsSpec, names: string[], signal: AbortSignal): Promise<Verdict> {
+  let failure = down('protocol', 'No answer received');
   for (const name of names) {
     const question = questionFor(name);
     let reply: dnsPacket.DecodedPacket;
@@ -49,35 +69,31 @@ async function lookup(spec: DnsSpec, names: string[], signal: AbortSignal): Prom
       reply = await exchange(spec, question, signal);
     } catch (e) {
       // Net::DNS: a failed send moves on to the next name of the search list.
-      if (signal.aborted) return { up: false, reason: abortReason(signal) };
-      failure = socketReason(e);
+      if (signal.aborted) return aborted(signal);
+      failure = failed(e);
       continue;
     }
     const answers = reply.answers ?? [];
     if (answers.length === 0) {
       const rcode = (reply as { rcode?: string }).rcode ?? 'NOERROR';
-      failure = `No answer received (${rcode} for ${question.type} ${question.name})`;
+      failure = down('status', `No answer received (${rcode} for ${question.type} ${question.name})`);
       continue;
     }
     // Net::DNS search() returns the first reply that has answers; only that one is judged.
     return judge(answers, spec.receive);
   }
-  return { up: false, reason: failure };
+  return failure;
 }
 
-function judge(answers: dnsPacket.Answer[], receive: Receive): Result {
+function judge(answers: dnsPacket.Answer[], receive: Receive | null): Verdict {
   if (receive === null)
-    return {
-      up: false,
-      reason: 'Response mismatch (receive is empty: a DNS check is never up without one, as in Perl)',
-    };
+    return down('mismatch', 'Response mismatch (receive is empty: a DNS check is never up without one, as in Perl)');
   for (const rr of answers) {
-    if ((rr.type === 'A' || rr.type === 'PTR') && typeof rr.data === 'string') {
-      receive.lastIndex = 0;
-      if (receive.test(toByteString(rr.data))) return { up: true, reason: 'Success' };
+    if ((rr.type === 'A' || rr.type === 'PTR') && typeof rr.data === 'string' && receive.test(toByteString(rr.data))) {
+      return up('Success');
     }
   }
-  return { up: false, reason: 'Response mismatch' };
+  return down('mismatch', 'Response mismatch');
 }
 
 // ---------------------------------------------------------------------------------------
@@ -208,93 +224,73 @@ function isReplyTo(reply: dnsPacket.DecodedPacket, q: dnsPacket.Packet): boolean
   return reply.type === 'response' && reply.id === q.id;
 }
 
-function udpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
-  return new Promise((resolve, reject) => {
-    const sock: UdpSocket = createSocket(isIPv6(spec.host) ? 'udp6' : 'udp4');
-    const data = dnsPacket.encode(q);
-    let timer: NodeJS.Timeout | undefined;
-    let closed = false;
-    const finish = (err: unknown, reply?: dnsPacket.DecodedPacket) => {
-      if (!end()) return;
-      if (reply) resolve(reply);
-      else reject(err);
-    };
-    const end = endOnce(
-      signal,
-      () => {
-        closed = true;
-        if (timer) clearTimeout(timer);
-        sock.close();
-      },
-      () => finish(signal.reason),
-    );
-    sock.on('error', (e) => finish(e));
-    sock.on('message', (msg) => {
-      let reply: dnsPacket.DecodedPacket;
-      try {
-        reply = dnsPacket.decode(msg);
-      } catch {
-        return; // not a DNS message: keep waiting, as Net::DNS does
-      }
-      if (isReplyTo(reply, q)) finish(null, reply);
-    });
-    let wait = UDP_RETRANSMIT_MS;
-    const send = () => {
-      if (closed) return;
-      sock.send(data, (e) => e && finish(e));
-      timer = setTimeout(send, wait);
-      wait *= 2;
-    };
-    // On failure Node calls the connect callback with the error (its type says no argument).
-    sock.connect(spec.port, spec.host, ((e?: Error) => (e ? finish(e) : send())) as () => void);
-  });
+/** A socket error, or a reply to our query. */
+type Exchanged = { reply: dnsPacket.DecodedPacket } | { error: unknown };
+
+async function settled(p: Promise<Exchanged>): Promise<dnsPacket.DecodedPacket> {
+  const r = await p;
+  if ('error' in r) throw r.error;
+  return r.reply;
 }
 
-function tcpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
-  return new Promise((resolve, reject) => {
-    // (A bad port throws here, and the promise rejects with it.)
-    const sock: TcpSocket = createConnection({ host: spec.host, port: spec.port });
-    let buf = Buffer.alloc(0);
-    const finish = (err: unknown, reply?: dnsPacket.DecodedPacket) => {
-      if (!end()) return;
-      if (reply) resolve(reply);
-      else reject(err);
-    };
-    const end = endOnce(
+function udpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
+  const data = dnsPacket.encode(q);
+  return settled(
+    datagramExchange<Exchanged>({
+      host: spec.host,
+      port: spec.port,
       signal,
-      () => sock.destroy(),
-      () => finish(signal.reason),
-    );
-    sock.on('error', (e) => finish(e));
-    sock.on('connect', () => sock.write(dnsPacket.streamEncode(q)));
-    sock.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        const len = buf.readUInt16BE(0);
-        const msg = buf.subarray(2, 2 + len);
-        buf = buf.subarray(2 + len);
+      retransmit: { firstMs: UDP_RETRANSMIT_MS, maxMs: Infinity },
+      request: () => data,
+      accept: (msg) => {
         let reply: dnsPacket.DecodedPacket;
         try {
           reply = dnsPacket.decode(msg);
         } catch {
-          return finish(new Error('malformed DNS reply over TCP'));
+          return undefined; // not a DNS message: keep waiting, as Net::DNS does
         }
-        if (isReplyTo(reply, q)) return finish(null, reply);
-      }
-    });
-    sock.on('end', () => finish(new Error('connection closed before a DNS reply')));
-  });
+        return isReplyTo(reply, q) ? { reply } : undefined;
+      },
+      failed: (error) => ({ error }),
+      aborted: () => ({ error: signal.reason }),
+    }),
+  );
 }
 
-function abortReason(signal: AbortSignal): string {
-  return (signal.reason as Error)?.message ?? 'aborted';
-}
+/** The most a TCP answer may take: a DNS message is at most 64 KiB. */
+const TCP_MAX = 2 + 65535;
 
-function socketReason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  if (err && typeof err === 'object') {
-    if (err.code) return `${err.syscall ? err.syscall + ' ' : ''}${err.code}`;
-    return String(err.message);
-  }
-  return String(e);
+function tcpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
+  return settled(
+    session<Exchanged>(
+      signal,
+      (settle) => {
+        const sock = createConnection({ host: spec.host, port: spec.port });
+        let buf = Buffer.alloc(0);
+        sock.on('error', (error) => settle({ error }));
+        sock.on('connect', () => sock.write(dnsPacket.streamEncode(q)));
+        sock.on('data', (chunk: Buffer) => {
+          buf = Buffer.concat([buf, chunk]);
+          while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+            const len = buf.readUInt16BE(0);
+            const msg = buf.subarray(2, 2 + len);
+            buf = buf.subarray(2 + len);
+            let reply: dnsPacket.DecodedPacket;
+            try {
+              reply = dnsPacket.decode(msg);
+            } catch {
+              return settle({ error: new Error('malformed DNS reply over TCP') });
+            }
+            if (isReplyTo(reply, q)) return settle({ reply });
+          }
+          // Replies to other queries are skipped; more than one message's worth waiting is not DNS.
+          if (buf.length > TCP_MAX) settle({ error: new Error('DNS reply over TCP longer than 64 KiB') });
+        });
+        sock.on('end', () => settle({ error: new Error('connection closed before a DNS reply') }));
+        return () => sock.destroy();
+      },
+      () => ({ error: signal.reason }),
+      (error) => ({ error }),
+    ),
+  );
 }

@@ -17,18 +17,26 @@
  *     /dev/null and the working directory /, whatever the daemon's own were.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Check, ExternalSpec } from './types';
-import { timeoutReason } from './reason';
+import { aborted, codeText, down, inert, session, up, type Verdict } from './kernel';
+import { CHECK_PATH } from '../util/command-env';
+import { defineKind } from './kind';
 
-const CHECK_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+export interface ExternalSpec {
+  kind: 'external';
+  /** The program, then its arguments; run with spawn and an argv, never a shell. */
+  command: string;
+  args: string[];
+  /** external-perl: run the file with perl rather than executing it. */
+  interpreter: string | null;
+  timeoutMs: number;
+}
+
 /** How much of the command's stderr ends up in the reason. */
 const STDERR_TAIL = 200;
 /** Between the TERM and the KILL sent to the process group at the deadline. */
 const KILL_GRACE_MS = 100;
 /** After the command exits, how long its output pipes may stay open (held by a child it left). */
 const CLOSE_GRACE_MS = 50;
-
-type Result = { up: boolean; reason: string };
 
 /** The environment a check command gets: nothing of the daemon's own. */
 function checkEnv(spec: ExternalSpec): Record<string, string> {
@@ -52,84 +60,81 @@ function killGroup(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-function abortReason(signal: AbortSignal, timeoutMs: number): string {
-  if (signal.reason instanceof Error) return signal.reason.message;
-  return timeoutReason(timeoutMs);
-}
-
-/** One line of the last bytes a command wrote to stderr. */
+/** One line of the last bytes a command wrote to stderr, inert. */
 function tailText(buf: Buffer): string {
-  return buf
-    .toString('utf8')
-    .replace(/^\uFFFD+/, '')
-    .trim()
-    .replace(/\s*\n\s*/g, ' | ');
+  return inert(
+    buf
+      .toString('utf8')
+      .replace(/^\uFFFD+/, '')
+      .trim()
+      .replace(/\s*\n\s*/g, ' | '),
+  );
 }
 
-export const checkExternal: Check<ExternalSpec> = (spec, { signal }) =>
-  new Promise<Result>((resolve) => {
+export const external = defineKind<ExternalSpec>({
+  // Perl passes $$v{server} (or the fwmark), $$v{port}, $$r{server}, $$r{port}; IPv6
+  // addresses in brackets, a fwmark's port as 0.
+  spec: (t) => ({
+    kind: 'external',
+    command: t.checkcommand,
+    args: [t.vip, String(t.vport), t.host.includes(':') ? `[${t.host}]` : t.host, String(t.realPort)],
+    interpreter: t.perl ? 'perl' : null,
+    timeoutMs: t.connectTimeoutMs,
+  }),
+  run: (spec, { signal }) => {
     const file = spec.interpreter ?? spec.command;
     const argv = spec.interpreter ? [spec.command, ...spec.args] : spec.args;
-    if (signal.aborted) return resolve({ up: false, reason: abortReason(signal, spec.timeoutMs) });
-    let child: ChildProcess;
-    try {
-      child = spawn(file, argv, {
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: checkEnv(spec),
-        cwd: '/',
-        windowsHide: true,
-      });
-    } catch (e) {
-      return resolve({
-        up: false,
-        reason: `cannot run ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      });
-    }
+    let child: ChildProcess | undefined;
     let stderr = Buffer.alloc(0);
-    let done = false;
     let exitTimer: NodeJS.Timeout | undefined;
-    child.stdout!.on('data', () => undefined); // drained, not kept
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr =
-        stderr.length + chunk.length <= STDERR_TAIL
-          ? Buffer.concat([stderr, chunk])
-          : Buffer.concat([stderr, chunk]).subarray(-STDERR_TAIL);
-    });
-    const finish = (r: Result) => {
-      if (done) return;
-      done = true;
-      signal.removeEventListener('abort', onAbort);
-      if (exitTimer) clearTimeout(exitTimer);
-      child.stdout!.destroy();
-      child.stderr!.destroy();
-      resolve(r);
-    };
-    const fromExit = (code: number | null, sig: NodeJS.Signals | null): Result => {
-      if (code === 0) return { up: true, reason: 'exit status 0' };
+    const fromExit = (code: number | null, sig: NodeJS.Signals | null): Verdict => {
+      if (code === 0) return up('exit status 0');
       const why = sig ? `killed by ${sig}` : `exit status ${code}`;
       const tail = tailText(stderr);
-      return { up: false, reason: tail ? `${why}: ${tail}` : why };
+      return down('exec', tail ? `${why}: ${tail}` : why);
     };
-    const onAbort = () => {
-      const pid = child.pid;
-      if (pid !== undefined && child.exitCode === null && child.signalCode === null) {
-        killGroup(pid, 'SIGTERM');
-        setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS).unref();
-      } else if (pid !== undefined) {
-        // The command is gone but something it started may still hold the group.
-        killGroup(pid, 'SIGKILL');
-      }
-      finish({ up: false, reason: abortReason(signal, spec.timeoutMs) });
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    child.once('error', (e: NodeJS.ErrnoException) =>
-      finish({ up: false, reason: `cannot run ${file}: ${e.code ?? e.message}` }),
+    return session(
+      signal,
+      (settle) => {
+        const c = spawn(file, argv, {
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: checkEnv(spec),
+          cwd: '/',
+          windowsHide: true,
+        });
+        child = c;
+        c.once('error', (e) => settle(down('exec', `cannot run ${file}: ${codeText(e)}`)));
+        // Without descriptors left, spawn reports EMFILE through 'error' and has no pipes.
+        c.stdout?.on('data', () => undefined); // drained, not kept
+        c.stderr?.on('data', (chunk: Buffer) => {
+          const all = Buffer.concat([stderr, chunk]);
+          stderr = all.length <= STDERR_TAIL ? all : all.subarray(-STDERR_TAIL);
+        });
+        // 'close' comes once the output pipes are closed too; a child the command left behind
+        // may hold them open, so the exit status alone decides after a short wait.
+        c.once('exit', (code, sig) => {
+          exitTimer = setTimeout(() => settle(fromExit(code, sig)), CLOSE_GRACE_MS);
+        });
+        c.once('close', (code: number | null, sig: NodeJS.Signals | null) => settle(fromExit(code, sig)));
+        return () => {
+          if (exitTimer) clearTimeout(exitTimer);
+          c.stdout?.destroy();
+          c.stderr?.destroy();
+        };
+      },
+      () => {
+        const pid = child?.pid;
+        if (pid !== undefined && child!.exitCode === null && child!.signalCode === null) {
+          killGroup(pid, 'SIGTERM');
+          setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS).unref();
+        } else if (pid !== undefined) {
+          // The command is gone but something it started may still hold the group.
+          killGroup(pid, 'SIGKILL');
+        }
+        return aborted(signal);
+      },
+      (e) => down('exec', `cannot run ${file}: ${codeText(e)}`),
     );
-    // 'close' comes once the output pipes are closed too; a child the command left behind
-    // may hold them open, so the exit status alone decides after a short wait.
-    child.once('exit', (code, sig) => {
-      exitTimer = setTimeout(() => finish(fromExit(code, sig)), CLOSE_GRACE_MS);
-    });
-    child.once('close', (code: number | null, sig: NodeJS.Signals | null) => finish(fromExit(code, sig)));
-  });
+  },
+});

@@ -32,12 +32,24 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Agent, Client, buildConnector, type Dispatcher } from 'undici';
-import { fromByteString } from '../perl/regex';
-import type { Check, HttpSpec } from './types';
-import { timeoutReason } from './reason';
+import { READ_CAP, aborted, down, formatBytes, inert, up, type Cause, type CheckContext, type Verdict } from './kernel';
+import { defineKind, type CheckTarget, type Receive } from './kind';
+import { showReceive } from './receive';
+
+export interface HttpSpec {
+  kind: 'http';
+  url: string;
+  method: 'GET' | 'HEAD';
+  /** Host header (virtualhost, else the real's address, IPv6 in brackets); null for http_proxy. */
+  hostHeader: string | null;
+  /** http_proxy: the real server is the proxy, `http://rip:port/`. */
+  proxy: string | null;
+  receive: Receive | null;
+  timeoutMs: number;
+}
 
 /** The body is read up to this many bytes; the receive is matched against that much. */
-const BODY_CAP = 1024 * 1024;
+const BODY_CAP = READ_CAP;
 /** LWP's limit (max_redirect). */
 const MAX_REDIRECTS = 7;
 /**
@@ -205,6 +217,7 @@ interface Hop {
 class HopError extends Error {
   constructor(
     message: string,
+    readonly category: Cause,
     /** Failed on an established connection before any response: worth one fresh retry. */
     readonly retryable = false,
   ) {
@@ -231,22 +244,31 @@ function errCode(e: unknown): string | undefined {
   return err?.code && !err.code.startsWith('UND_ERR') ? err.code : (err?.cause?.code ?? err?.code);
 }
 
-/** The reason for an error, by how far the exchange had got. */
-function describe(e: unknown, phase: 'connect' | 'request' | 'body', tls: boolean, statusLine: string): string {
+/** The failure for an error, by how far the exchange had got. */
+function describe(
+  e: unknown,
+  phase: 'connect' | 'request' | 'body',
+  tls: boolean,
+  statusLine: string,
+  retryable = false,
+): HopError {
   const code = errCode(e);
-  const msg = (e as Error)?.message ?? String(e);
+  const msg = inert((e as Error)?.message ?? String(e), 200);
   if (phase === 'connect') {
     if (tls && !(code && TCP_CONNECT_CODES.has(code)))
-      return `TLS handshake failed: ${code && code !== 'ECONNRESET' ? code : msg}`;
-    return `connect ${code ?? msg}`;
+      return new HopError(`TLS handshake failed: ${code && code !== 'ECONNRESET' ? code : msg}`, 'tls');
+    return new HopError(`connect ${code ?? msg}`, code === 'ECONNREFUSED' ? 'refused' : 'unreachable');
   }
   let what: string;
-  if (code === 'ECONNRESET') what = 'connection reset (ECONNRESET)';
-  else if (code === 'UND_ERR_SOCKET') what = 'connection closed by the server';
+  let cause: Cause = 'protocol';
+  if (code === 'ECONNRESET') [what, cause] = ['connection reset (ECONNRESET)', 'closed'];
+  else if (code === 'UND_ERR_SOCKET') [what, cause] = ['connection closed by the server', 'closed'];
   else if (code?.startsWith('HPE_')) what = `invalid HTTP response (${code})`;
-  else if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') what = 'body shorter than its Content-Length';
+  else if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH')
+    [what, cause] = ['body shorter than its Content-Length', 'closed'];
   else what = code ? `${msg} (${code})` : msg;
-  return phase === 'request' ? `no response: ${what}` : `${statusLine}, then the body failed: ${what}`;
+  const text = phase === 'request' ? `no response: ${what}` : `${statusLine}, then the body failed: ${what}`;
+  return new HopError(text, cause, retryable);
 }
 
 /** Where one request goes: the dispatcher and what it is told. */
@@ -299,7 +321,7 @@ class HopRun implements Dispatcher.DispatchHandler {
   /** The check is over (its deadline, or the daemon stopping). */
   stop(err: Error): void {
     this.controller?.abort(err);
-    this.finish(new HopError('aborted'));
+    this.finish(new HopError('aborted', 'timeout'));
   }
 
   onRequestStart(c: Dispatcher.DispatchController): void {
@@ -353,7 +375,7 @@ class HopRun implements Dispatcher.DispatchHandler {
     const code = errCode(err);
     const retryable =
       this.phase === 'request' && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE');
-    this.finish(new HopError(describe(err, this.phase, this.tls, this.hop?.statusLine ?? ''), retryable));
+    this.finish(describe(err, this.phase, this.tls, this.hop?.statusLine ?? '', retryable));
   }
 }
 
@@ -361,7 +383,7 @@ class HopRun implements Dispatcher.DispatchHandler {
 const STATUS_LINES = new Map<number, string>();
 function statusLineOf(status: number, message: string | undefined): string {
   const standard = STATUS_CODES[status];
-  if (message && message !== standard) return `HTTP ${status} ${message}`;
+  if (message && message !== standard) return `HTTP ${status} ${inert(message, 100)}`;
   let line = STATUS_LINES.get(status);
   if (line === undefined) STATUS_LINES.set(status, (line = `HTTP ${status} ${standard ?? 'Unknown code'}`));
   return line;
@@ -375,7 +397,7 @@ function oneRequest(check: InFlight, to: Target, method: 'GET' | 'HEAD', keepBod
   });
   // Aborted between two hops: the check's hook has already run.
   if (check.signal.aborted) {
-    run.finish(new HopError('aborted'));
+    run.finish(new HopError('aborted', 'timeout'));
     return done;
   }
   check.hop = run;
@@ -389,7 +411,7 @@ function oneRequest(check: InFlight, to: Target, method: 'GET' | 'HEAD', keepBod
   try {
     to.dispatcher.dispatch(opts, run);
   } catch (e) {
-    run.finish(new HopError(describe(e, 'connect', to.tls, '')));
+    run.finish(describe(e, 'connect', to.tls, ''));
   }
   return done;
 }
@@ -397,11 +419,6 @@ function oneRequest(check: InFlight, to: Target, method: 'GET' | 'HEAD', keepBod
 // --- the check ------------------------------------------------------------------------
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
-function abortReason(signal: AbortSignal, timeoutMs: number): string {
-  if (signal.reason instanceof Error) return signal.reason.message;
-  return timeoutReason(timeoutMs);
-}
 
 function basicAuth(url: URL): string {
   const dec = (s: string) => {
@@ -412,19 +429,6 @@ function basicAuth(url: URL): string {
     }
   };
   return 'Basic ' + Buffer.from(`${dec(url.username)}:${dec(url.password)}`, 'latin1').toString('base64');
-}
-
-/** `512 B`, `2 KiB`, `1.5 KiB`, `1 MiB`. */
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const [v, unit] = n < 1024 * 1024 ? [n / 1024, 'KiB'] : [n / (1024 * 1024), 'MiB'];
-  return `${v < 10 && Math.round(v * 10) % 10 !== 0 ? v.toFixed(1) : Math.round(v)} ${unit}`;
-}
-
-/** The receive pattern as people wrote it (the RegExp holds a byte-string translation). */
-function showReceive(re: RegExp): string {
-  const s = fromByteString(re.source);
-  return s.length > 60 ? s.slice(0, 57) + '...' : s;
 }
 
 /** Where a hop goes, without the dispatcher (which depends on the probe's connection). */
@@ -476,10 +480,40 @@ function prepare(spec: HttpSpec): Prepared | string {
   return p;
 }
 
-export const checkHttp: Check<HttpSpec> = async (spec, { signal, onAbort }) => {
+/** The URL, Host header and proxy Perl's check_http used for a real (ld_setup's rules). */
+function httpSpec(t: CheckTarget): HttpSpec {
+  const proxied = t.service === 'http_proxy';
+  const schema = proxied ? 'http' : t.service;
+  const uri = t.request.replace(/^\//, '');
+  const where = `${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
+  let url: string;
+  // A per-real request that is a whole URL replaces it; http_proxy's own request is one.
+  if (t.ownRequest && t.request.includes(`${schema}://`)) url = uri;
+  else if (proxied && !t.ownRequest) url = uri;
+  else url = `${schema}://${where}/${uri}`;
+  return {
+    kind: 'http',
+    url,
+    method: t.httpmethod,
+    hostHeader: proxied ? null : (t.virtualhost ?? (t.host.includes(':') ? `[${t.host}]` : t.host)),
+    proxy: proxied ? `http://${where}/` : null,
+    receive: t.receive,
+    timeoutMs: t.negotiateTimeoutMs,
+  };
+}
+
+export const http = defineKind<HttpSpec>({
+  services: { http: 80, https: 443, http_proxy: 3128 },
+  usesReceive: true,
+  spec: httpSpec,
+  run: checkHttp,
+  release: releaseHttp,
+});
+
+async function checkHttp(spec: HttpSpec, { signal, onAbort }: CheckContext): Promise<Verdict> {
   const prep = prepare(spec);
-  if (typeof prep === 'string') return { up: false, reason: prep };
-  if (signal.aborted) return { up: false, reason: abortReason(signal, spec.timeoutMs) };
+  if (typeof prep === 'string') return down('error', prep);
+  if (signal.aborted) return aborted(signal);
   const conn = connFor(spec, prep.first.origin);
   // The daemon never checks a probe twice at once (the scheduler waits for the check in
   // flight), so the probe's own record serves; another caller overlapping it gets its own.
@@ -510,14 +544,12 @@ export const checkHttp: Check<HttpSpec> = async (spec, { signal, onAbort }) => {
     // request it was told to abort, and keep that connection to a failing server.
     if (!check.complete) releaseHttp(spec);
   }
-};
+}
 
-async function exchange(
-  spec: HttpSpec,
-  conn: ProbeConn,
-  check: InFlight,
-  prep: Prepared,
-): Promise<{ up: boolean; reason: string }> {
+const hopFailure = (e: unknown): Verdict =>
+  e instanceof HopError ? down(e.category, e.message) : down('error', inert(String(e), 200));
+
+async function exchange(spec: HttpSpec, conn: ProbeConn, check: InFlight, prep: Prepared): Promise<Verdict> {
   const signal = check.signal;
   const keepBody = spec.receive !== null && spec.method === 'GET';
   let url = prep.url;
@@ -528,17 +560,15 @@ async function exchange(
     try {
       hop = await oneRequest(check, to, spec.method, keepBody);
     } catch (e) {
-      if (signal.aborted) return { up: false, reason: abortReason(signal, spec.timeoutMs) };
+      if (signal.aborted) return aborted(signal);
       // A kept-alive connection the server closed while idle fails before any response:
       // that says nothing about the server, so ask once more on a fresh connection.
-      if (!FRESH && e instanceof HopError && e.retryable) {
-        try {
-          hop = await oneRequest(check, to, spec.method, keepBody);
-        } catch (e2) {
-          if (signal.aborted) return { up: false, reason: abortReason(signal, spec.timeoutMs) };
-          return { up: false, reason: e2 instanceof HopError ? e2.message : String(e2) };
-        }
-      } else return { up: false, reason: e instanceof HopError ? e.message : String(e) };
+      if (FRESH || !(e instanceof HopError) || !e.retryable) return hopFailure(e);
+      try {
+        hop = await oneRequest(check, to, spec.method, keepBody);
+      } catch (e2) {
+        return signal.aborted ? aborted(signal) : hopFailure(e2);
+      }
     }
     if (!REDIRECTS.has(hop.status) || !hop.location) break;
     let next: URL;
@@ -548,8 +578,7 @@ async function exchange(
       break;
     }
     if (next.protocol !== 'http:' && next.protocol !== 'https:') break;
-    if (redirects === MAX_REDIRECTS)
-      return { up: false, reason: `${hop.statusLine} (more than ${MAX_REDIRECTS} redirects)` };
+    if (redirects === MAX_REDIRECTS) return down('status', `${hop.statusLine} (more than ${MAX_REDIRECTS} redirects)`);
     redirects++;
     url = next;
     // LWP builds the redirected request without the Host override; user:password@ in the
@@ -560,18 +589,16 @@ async function exchange(
   }
   check.complete = !hop.capped;
   const via = redirects ? ` (after ${redirects} redirect${redirects > 1 ? 's' : ''})` : '';
-  if (hop.status < 200 || hop.status > 299) return { up: false, reason: hop.statusLine + via };
-  if (spec.receive === null) return { up: true, reason: hop.statusLine + via };
-  if (spec.method === 'HEAD')
-    return {
-      up: false,
-      reason: `${hop.statusLine}${via}, but receive "${showReceive(spec.receive)}" cannot match: a HEAD response has no body`,
-    };
-  const body = hop.body!.toString('latin1');
-  spec.receive.lastIndex = 0;
-  if (spec.receive.test(body)) return { up: true, reason: hop.statusLine + via };
-  return {
-    up: false,
-    reason: `receive "${showReceive(spec.receive)}" not found in ${hop.capped ? `the first ${formatBytes(BODY_CAP)} of the` : formatBytes(hop.bytes)} body`,
-  };
+  if (hop.status < 200 || hop.status > 299) return down('status', hop.statusLine + via);
+  if (spec.receive === null) return up(hop.statusLine + via);
+  if (spec.method === 'HEAD') {
+    const pattern = showReceive(spec.receive);
+    return down(
+      'mismatch',
+      `${hop.statusLine}${via}, but receive "${pattern}" cannot match: a HEAD response has no body`,
+    );
+  }
+  if (spec.receive.test(hop.body!.toString('latin1'))) return up(hop.statusLine + via);
+  const where = hop.capped ? `the first ${formatBytes(BODY_CAP)} of the` : formatBytes(hop.bytes);
+  return down('mismatch', `receive "${showReceive(spec.receive)}" not found in ${where} body`);
 }

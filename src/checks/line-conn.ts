@@ -10,9 +10,17 @@
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { abortText, codeText, down, errorCause, type Cause, type Verdict } from './kernel';
 
-/** A failure whose message is already a reason. */
-export class LineFailure extends Error {}
+/** A failure whose message is already a reason, with its cause. */
+export class LineFailure extends Error {
+  constructor(
+    message: string,
+    readonly category: Cause = 'protocol',
+  ) {
+    super(message);
+  }
+}
 
 /** Longest line accepted from a server (a greeting or reply line is far shorter). */
 const MAX_LINE = 8192;
@@ -41,13 +49,11 @@ export interface LineConnOptions {
   signal: AbortSignal;
 }
 
-const abortMessage = (signal: AbortSignal) => (signal.reason as Error | undefined)?.message ?? 'aborted';
-
 /** Connect and resolve once the socket (and TLS handshake) is ready. */
 export function openLineConn(opts: LineConnOptions): Promise<LineConn> {
   const { signal } = opts;
   return new Promise((resolveOpen, rejectOpen) => {
-    if (signal.aborted) return rejectOpen(new LineFailure(`connect: ${abortMessage(signal)}`));
+    if (signal.aborted) return rejectOpen(new LineFailure(`connect: ${abortText(signal)}`, 'timeout'));
     const sock: Socket = opts.tls
       ? tlsConnect({
           host: opts.host,
@@ -81,8 +87,9 @@ export function openLineConn(opts: LineConnOptions): Promise<LineConn> {
       sock.destroy();
     };
     const onAbort = () => {
-      const msg = abortMessage(signal);
-      fail(new LineFailure(open ? msg : opts.tls && tcpUp ? `TLS handshake: ${msg}` : `connect: ${msg}`));
+      const msg = abortText(signal);
+      const cause = msg === 'stopped' ? 'stopped' : 'timeout';
+      fail(new LineFailure(open ? msg : opts.tls && tcpUp ? `TLS handshake: ${msg}` : `connect: ${msg}`, cause));
       destroy();
     };
     signal.addEventListener('abort', onAbort, { once: true });
@@ -129,14 +136,14 @@ export function openLineConn(opts: LineConnOptions): Promise<LineConn> {
       pump();
     });
     sock.on('error', (e: NodeJS.ErrnoException) => {
-      const what = e.code ?? e.message;
-      if (open) fail(new LineFailure(what));
-      else if (opts.tls && tcpUp) fail(new LineFailure(`TLS handshake ${what}`));
-      else fail(new LineFailure(`connect ${what}`));
+      const what = codeText(e);
+      if (open) fail(new LineFailure(what, errorCause(e)));
+      else if (opts.tls && tcpUp) fail(new LineFailure(`TLS handshake ${what}`, 'tls'));
+      else fail(new LineFailure(`connect ${what}`, errorCause(e)));
       destroy();
     });
     sock.on('close', () => {
-      fail(new LineFailure(open ? 'connection closed by server' : 'connect: connection closed'));
+      fail(new LineFailure(open ? 'connection closed by server' : 'connect: connection closed', 'closed'));
       destroy();
     });
 
@@ -171,21 +178,8 @@ export function openLineConn(opts: LineConnOptions): Promise<LineConn> {
   });
 }
 
-/** A server's text, made safe and short for a reason: quoted, control bytes escaped. */
-export function show(text: string, max = 120): string {
-  const t = text.length > max ? text.slice(0, max) + '…' : text;
-  return JSON.stringify(t);
-}
-
-/** Remove a secret from text that is about to become a reason. */
-export function scrub(text: string, secret: string): string {
-  return secret ? text.split(secret).join('***') : text;
-}
-
-/** A LineFailure's reason, or a short form of an unexpected error. */
-export function failureReason(e: unknown): string {
-  if (e instanceof LineFailure) return e.message;
-  const err = e as NodeJS.ErrnoException;
-  if (err && typeof err === 'object') return err.code ?? String(err.message);
-  return String(e);
+/** The verdict for a failed conversation: its reason after `prefix`, with its cause. */
+export function lineVerdict(e: unknown, prefix = ''): Verdict {
+  if (e instanceof LineFailure) return down(e.category, prefix + e.message);
+  return down(errorCause(e), prefix + codeText(e));
 }

@@ -14,34 +14,65 @@
  *
  * The password never reaches a reason: server text is scrubbed of it before it is shown.
  */
-import { LineFailure, failureReason, openLineConn, scrub, show, type LineConn } from './line-conn';
-import type { Check, MailboxSpec } from './types';
+import { down, quoted, scrub, up, type CheckContext, type Verdict } from './kernel';
+import { defineKind, negotiateBase } from './kind';
+import { LineFailure, lineVerdict, openLineConn, type LineConn } from './line-conn';
 
-type Result = { up: boolean; reason: string };
+export interface MailboxSpec {
+  kind: 'mailbox';
+  protocol: 'pop' | 'imap';
+  /** TLS from the first byte (pops, imaps); the certificate is not verified. */
+  tls: boolean;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  timeoutMs: number;
+}
+
+const VARIANTS: Record<string, { protocol: 'pop' | 'imap'; tls: boolean }> = {
+  pop: { protocol: 'pop', tls: false },
+  pops: { protocol: 'pop', tls: true },
+  imap: { protocol: 'imap', tls: false },
+  imaps: { protocol: 'imap', tls: true },
+};
+
+export const mailbox = defineKind<MailboxSpec>({
+  services: { pop: 110, pops: 995, imap: 143, imaps: 993 },
+  spec: (t) => ({
+    kind: 'mailbox',
+    ...negotiateBase(t),
+    ...VARIANTS[t.service]!,
+    user: t.login,
+    password: t.passwd,
+  }),
+  run: checkMailbox,
+});
 
 /** Untagged lines accepted before the tagged reply (capabilities, alerts, …). */
 const MAX_UNTAGGED = 1000;
 
-export const checkMailbox: Check<MailboxSpec> = async (spec, { signal }) => {
-  const proto = spec.kind === 'pop' ? (spec.tls ? 'POP3S' : 'POP3') : spec.tls ? 'IMAPS' : 'IMAP';
+async function checkMailbox(spec: MailboxSpec, { signal }: CheckContext): Promise<Verdict> {
+  const proto = spec.protocol === 'pop' ? (spec.tls ? 'POP3S' : 'POP3') : spec.tls ? 'IMAPS' : 'IMAP';
   if (/[\r\n\0]/.test(spec.user) || /[\r\n\0]/.test(spec.password)) {
-    return { up: false, reason: `${proto}: login or passwd contains a line break or NUL, refusing to send it` };
+    return down('error', `${proto}: login or passwd contains a line break or NUL, refusing to send it`);
   }
   const step = { name: 'connect' };
   // Server text in a reason is quoted and scrubbed of the password (a server may echo it).
-  const said = (line: string) => show(scrub(line, spec.password));
+  const said = (line: string) => quoted(scrub(line, spec.password));
   let conn: LineConn | undefined;
   try {
     conn = await openLineConn({ host: spec.host, port: spec.port, tls: spec.tls, signal });
     step.name = 'greeting';
-    return spec.kind === 'pop' ? await pop(conn, spec, proto, step, said) : await imap(conn, spec, proto, step, said);
+    return spec.protocol === 'pop'
+      ? await pop(conn, spec, proto, step, said)
+      : await imap(conn, spec, proto, step, said);
   } catch (e) {
-    const why = failureReason(e);
-    return { up: false, reason: step.name === 'connect' ? why : `${proto} ${step.name}: ${why}` };
+    return lineVerdict(e, step.name === 'connect' ? '' : `${proto} ${step.name}: `);
   } finally {
     conn?.finish();
   }
-};
+}
 
 type Said = (line: string) => string;
 
@@ -51,32 +82,32 @@ async function pop(
   proto: string,
   step: { name: string },
   said: Said,
-): Promise<Result> {
+): Promise<Verdict> {
   const positive = (line: string) => /^\+OK/i.test(line);
   const greeting = await conn.readLine();
-  if (!positive(greeting)) return { up: false, reason: `${proto} greeting: expected +OK, got ${said(greeting)}` };
+  if (!positive(greeting)) return down('status', `${proto} greeting: expected +OK, got ${said(greeting)}`);
   if (spec.user === '') {
     conn.finish('QUIT\r\n');
-    return { up: true, reason: `${proto} greeting +OK` };
+    return up(`${proto} greeting +OK`);
   }
   step.name = 'USER';
   conn.write(`USER ${spec.user}\r\n`);
   const user = await conn.readLine();
   if (!positive(user)) {
     conn.finish('QUIT\r\n');
-    return { up: false, reason: `${proto} login as ${spec.user} failed at USER: ${said(user)}` };
+    return down('auth', `${proto} login as ${spec.user} failed at USER: ${said(user)}`);
   }
   step.name = 'PASS';
   conn.write(`PASS ${spec.password}\r\n`);
   const pass = await conn.readLine();
   conn.finish('QUIT\r\n');
-  if (!positive(pass)) return { up: false, reason: `${proto} login as ${spec.user} failed: ${said(pass)}` };
-  return { up: true, reason: `${proto} login as ${spec.user} accepted` };
+  if (!positive(pass)) return down('auth', `${proto} login as ${spec.user} failed: ${said(pass)}`);
+  return up(`${proto} login as ${spec.user} accepted`);
 }
 
 /** Can `s` go in an IMAP quoted string (7-bit text without CR, LF, NUL)? */
 const quotable = (s: string) => /^[\x01-\x09\x0b\x0c\x0e-\x7f]*$/.test(s);
-const quoted = (s: string) => `"${s.replace(/[\\"]/g, (c) => '\\' + c)}"`;
+const imapQuoted = (s: string) => `"${s.replace(/[\\"]/g, (c) => '\\' + c)}"`;
 
 async function imap(
   conn: LineConn,
@@ -84,20 +115,20 @@ async function imap(
   proto: string,
   step: { name: string },
   said: Said,
-): Promise<Result> {
+): Promise<Verdict> {
   const greeting = await conn.readLine();
   const g = /^\* (OK|PREAUTH|BYE)\b/i.exec(greeting);
   if (!g || g[1]!.toUpperCase() === 'BYE') {
-    return { up: false, reason: `${proto} greeting: expected "* OK", got ${said(greeting)}` };
+    return down('status', `${proto} greeting: expected "* OK", got ${said(greeting)}`);
   }
   if (spec.user === '') {
     conn.finish('A1 LOGOUT\r\n');
-    return { up: true, reason: `${proto} greeting * ${g[1]!.toUpperCase()}` };
+    return up(`${proto} greeting * ${g[1]!.toUpperCase()}`);
   }
   if (g[1]!.toUpperCase() === 'PREAUTH') {
     // Already authenticated by the connection itself: LOGIN would be refused as out of place.
     conn.finish('A1 LOGOUT\r\n');
-    return { up: true, reason: `${proto} greeting * PREAUTH (already authenticated, login not needed)` };
+    return up(`${proto} greeting * PREAUTH (already authenticated, login not needed)`);
   }
 
   step.name = 'LOGIN';
@@ -106,22 +137,22 @@ async function imap(
   let pending = 'A1 LOGIN';
   for (const arg of [spec.user, spec.password]) {
     if (quotable(arg)) {
-      pending += ' ' + quoted(arg);
+      pending += ' ' + imapQuoted(arg);
       continue;
     }
     conn.write(`${pending} {${Buffer.byteLength(arg, 'utf8')}}\r\n`);
     const tagged = await untilTaggedOr(conn, 'A1', true);
     if (tagged !== null) {
       conn.finish('A2 LOGOUT\r\n');
-      return { up: false, reason: `${proto} login as ${spec.user} failed: ${said(tagged)}` };
+      return down('auth', `${proto} login as ${spec.user} failed: ${said(tagged)}`);
     }
     pending = arg;
   }
   conn.write(`${pending}\r\n`);
   const reply = (await untilTaggedOr(conn, 'A1', false))!;
   conn.finish('A2 LOGOUT\r\n');
-  if (!/^OK\b/i.test(reply)) return { up: false, reason: `${proto} login as ${spec.user} failed: ${said(reply)}` };
-  return { up: true, reason: `${proto} login as ${spec.user} accepted` };
+  if (!/^OK\b/i.test(reply)) return down('auth', `${proto} login as ${spec.user} failed: ${said(reply)}`);
+  return up(`${proto} login as ${spec.user} accepted`);
 }
 
 /**

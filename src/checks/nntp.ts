@@ -5,38 +5,42 @@
  * sent: the Perl check closes without QUIT, and so does this one.
  */
 import { createConnection } from 'node:net';
-import { show } from './line-conn';
-import type { Check, NntpSpec } from './types';
+import { aborted, down, failed, quoted, session, up } from './kernel';
+import { defineKind, negotiateBase } from './kind';
+
+export interface NntpSpec {
+  kind: 'nntp';
+  host: string;
+  port: number;
+  timeoutMs: number;
+}
 
 /** Perl: sysread($sock, $buf, 64). */
 const READ_BYTES = 64;
 
-export const checkNntp: Check<NntpSpec> = (spec, { signal }) =>
-  new Promise((resolve) => {
+export const nntp = defineKind<NntpSpec>({
+  services: { nntp: 119 },
+  spec: (t) => ({ kind: 'nntp', ...negotiateBase(t) }),
+  run: (spec, { signal }) => {
     let connected = false;
-    const sock = createConnection({ host: spec.host, port: spec.port });
-    const done = (up: boolean, reason: string) => {
-      signal.removeEventListener('abort', onAbort);
-      sock.destroy();
-      resolve({ up, reason });
-    };
-    const onAbort = () => {
-      const why = (signal.reason as Error | undefined)?.message ?? 'aborted';
-      done(false, connected ? `NNTP greeting: ${why}` : `connect: ${why}`);
-    };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    sock.once('connect', () => {
-      connected = true;
-    });
-    sock.once('data', (chunk: Buffer) => {
-      const greeting = chunk.subarray(0, READ_BYTES).toString('latin1');
-      const line = greeting.replace(/\r?\n[\s\S]*$/, '');
-      if (greeting.startsWith('2')) done(true, `NNTP greeting ${show(line)}`);
-      else done(false, `NNTP greeting: expected 2xx, got ${show(line)}`);
-    });
-    sock.once('error', (e: NodeJS.ErrnoException) =>
-      done(false, connected ? `NNTP greeting: ${e.code ?? e.message}` : `connect ${e.code ?? e.message}`),
+    return session(
+      signal,
+      (settle) => {
+        const sock = createConnection({ host: spec.host, port: spec.port });
+        sock.once('connect', () => (connected = true));
+        sock.once('data', (chunk: Buffer) => {
+          const greeting = chunk.subarray(0, READ_BYTES).toString('latin1');
+          const line = greeting.replace(/\r?\n[\s\S]*$/, '');
+          if (greeting.startsWith('2')) settle(up(`NNTP greeting ${quoted(line)}`));
+          else settle(down('status', `NNTP greeting: expected 2xx, got ${quoted(line)}`));
+        });
+        sock.once('error', (e) => settle(failed(e, connected ? 'NNTP greeting: ' : 'connect ')));
+        sock.once('end', () =>
+          settle(down('closed', 'NNTP greeting: connection closed by server before sending anything')),
+        );
+        return () => sock.destroy();
+      },
+      () => aborted(signal, connected ? 'NNTP greeting: ' : 'connect: '),
     );
-    sock.once('end', () => done(false, 'NNTP greeting: connection closed by server before sending anything'));
-  });
+  },
+});

@@ -1,4 +1,14 @@
-/** service=none: always up (Perl check_none). */
-import type { Check, NoneSpec } from './types';
+/** service=none negotiate checks (Perl check_none): always up, nothing is sent. */
+import { up } from './kernel';
+import { defineKind } from './kind';
 
-export const checkNone: Check<NoneSpec> = async () => ({ up: true, reason: 'service none: no check' });
+export interface NoneSpec {
+  kind: 'none';
+  timeoutMs: number;
+}
+
+export const none = defineKind<NoneSpec>({
+  services: { none: null },
+  spec: (t) => ({ kind: 'none', timeoutMs: t.negotiateTimeoutMs }),
+  run: async () => up('service none: no check'),
+});

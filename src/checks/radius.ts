@@ -16,14 +16,22 @@
  * Reasons name the reply code (`Access-Accept`, `Access-Reject`, …) and never contain
  * the password or the secret.
  */
-import { createSocket } from 'node:dgram';
 import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Check, RadiusSpec } from './types';
+import { aborted, down, failed, up, type Verdict } from './kernel';
+import { datagramExchange } from './datagram';
+import { defineKind, negotiateBase } from './kind';
 import { ipv6Groups } from './ipv6';
-import { abortText, endOnce } from './ending';
 
-type Result = { up: boolean; reason: string };
+export interface RadiusSpec {
+  kind: 'radius';
+  host: string;
+  port: number;
+  secret: string;
+  user: string;
+  password: string;
+  timeoutMs: number;
+}
 
 const ACCESS_REQUEST = 1;
 const CODES: Record<number, string> = { 2: 'Access-Accept', 3: 'Access-Reject', 11: 'Access-Challenge' };
@@ -36,72 +44,53 @@ const ATTR_NAS_IPV6_ADDRESS = 95;
 
 const RETRANSMIT_MS = 1000;
 
-export const checkRadius: Check<RadiusSpec> = (spec, { signal }) =>
-  new Promise<Result>((resolve) => {
-    const sock = createSocket(isIPv6(spec.host) ? 'udp6' : 'udp4');
+export const radius = defineKind<RadiusSpec>({
+  services: { radius: 1812 },
+  spec: (t) => ({
+    kind: 'radius',
+    ...negotiateBase(t),
+    secret: t.secret,
+    user: t.login,
+    password: t.passwd,
+  }),
+  run(spec, { signal }) {
     const secret = Buffer.from(spec.secret, 'utf8');
     const id = randomInt(0, 256);
-    let request: { packet: Buffer; authenticator: Buffer } | null = null;
-    let timer: NodeJS.Timeout | undefined;
-    let closed = false;
-    const done = (up: boolean, reason: string) => end() && resolve({ up, reason });
-    const end = endOnce(
+    let authenticator: Buffer | null = null;
+    return datagramExchange<Verdict>({
+      host: spec.host,
+      port: spec.port,
       signal,
-      () => {
-        closed = true;
-        if (timer) clearTimeout(timer);
-        sock.close();
+      // Resent unchanged (same identifier and authenticator), as RFC 2865 2.4 allows.
+      retransmit: { firstMs: RETRANSMIT_MS, maxMs: Infinity },
+      request: (local) => {
+        const r = accessRequest(id, spec.user, spec.password, secret, local.address);
+        authenticator = r.authenticator;
+        return r.packet;
       },
-      () => done(false, abortText(signal)),
-    );
-    sock.on('error', (e: NodeJS.ErrnoException) =>
-      done(false, `${e.syscall ? e.syscall + ' ' : ''}${e.code ?? e.message}`),
-    );
-    sock.on('message', (msg: Buffer) => {
-      if (!request) return;
-      const verdict = judgeReply(msg, id, request.authenticator, secret);
-      if (verdict) done(verdict.up, verdict.reason);
+      accept: (msg) => (authenticator ? (judgeReply(msg, id, authenticator, secret) ?? undefined) : undefined),
+      failed: (e) => (e instanceof Error && !(e as NodeJS.ErrnoException).code ? down('error', e.message) : failed(e)),
+      aborted: () => aborted(signal),
     });
-    let wait = RETRANSMIT_MS;
-    const send = () => {
-      if (closed || !request) return;
-      sock.send(request.packet, (e) => e && done(false, `send ${(e as NodeJS.ErrnoException).code ?? e.message}`));
-      timer = setTimeout(send, wait);
-      wait *= 2;
-    };
-    try {
-      // Node calls the connect callback with the error on failure (its type says no argument).
-      sock.connect(spec.port, spec.host, ((e?: NodeJS.ErrnoException) => {
-        if (e) return done(false, `connect ${e.code ?? e.message}`);
-        try {
-          request = accessRequest(id, spec.user, spec.password, secret, sock.address().address);
-        } catch (err) {
-          return done(false, (err as Error).message);
-        }
-        send();
-      }) as () => void);
-    } catch (e) {
-      // A bad port or address throws at once.
-      done(false, `connect ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  });
+  },
+});
 
 /**
  * Judge a datagram from the server: null when it is not an answer to our request (wrong
  * identifier or too short: keep waiting), else the check's result.
  */
-export function judgeReply(msg: Buffer, id: number, requestAuthenticator: Buffer, secret: Buffer): Result | null {
+export function judgeReply(msg: Buffer, id: number, requestAuthenticator: Buffer, secret: Buffer): Verdict | null {
   if (msg.length < 20 || msg[1] !== id) return null;
   const length = msg.readUInt16BE(2);
-  if (length < 20 || length > msg.length) return { up: false, reason: 'malformed RADIUS reply (bad length)' };
+  if (length < 20 || length > msg.length) return down('protocol', 'malformed RADIUS reply (bad length)');
   const packet = msg.subarray(0, length);
   const code = packet[0];
   const name = CODES[code] ?? `RADIUS code ${code}`;
   const expected = md5(packet.subarray(0, 4), requestAuthenticator, packet.subarray(20), secret);
   if (!expected.equals(packet.subarray(4, 20)))
-    return { up: false, reason: `${name} with a wrong Response Authenticator (shared secret mismatch?)` };
+    return down('auth', `${name} with a wrong Response Authenticator (shared secret mismatch?)`);
   const ma = findAttribute(packet, ATTR_MESSAGE_AUTHENTICATOR);
-  if (ma === 'malformed') return { up: false, reason: `${name} with malformed attributes` };
+  if (ma === 'malformed') return down('protocol', `${name} with malformed attributes`);
   if (ma !== null) {
     // RFC 3579 3.2: HMAC-MD5 over the reply with the Request Authenticator in place and the
     // Message-Authenticator zeroed.
@@ -110,9 +99,9 @@ export function judgeReply(msg: Buffer, id: number, requestAuthenticator: Buffer
     copy.fill(0, ma.offset, ma.offset + 16);
     const mac = createHmac('md5', secret).update(copy).digest();
     if (ma.value.length !== 16 || !mac.equals(ma.value))
-      return { up: false, reason: `${name} with a wrong Message-Authenticator` };
+      return down('auth', `${name} with a wrong Message-Authenticator`);
   }
-  return { up: code === 2, reason: name };
+  return code === 2 ? up(name) : down(code === 3 ? 'auth' : 'status', name);
 }
 
 function findAttribute(packet: Buffer, type: number): { offset: number; value: Buffer } | null | 'malformed' {

@@ -1,23 +1,23 @@
 /**
- * Run one probe with a hard deadline.
+ * Run one probe with a hard deadline: the kernel's part that every check runs under.
  *
  * The deadline is an AbortSignal handed to the check, which must tear its socket or child
  * process down when it fires. As a safety net the runner stops waiting a few milliseconds
  * after the deadline whatever the check does, so a misbehaving check can never hold up
- * the scheduler. Exceptions become `{up: false, reason}`: a check never throws.
+ * the scheduler. Exceptions become a down verdict: a check never throws. Every reason
+ * leaves here on one line, bounded, with control characters escaped, whatever a check
+ * or the server it talked to put in it.
  */
 import { getEventListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { CHECKS } from './index';
-import { timeoutReason } from './reason';
-import type { CheckContext, CheckResult, ProbeSpec } from './types';
+import { oneLine } from '../text/untrusted';
+import { failed, timeoutReason, type Cause, type CheckContext, type CheckResult, type Verdict } from './kernel';
+import { kindOf, type ProbeSpec } from './registry';
 
 /** Time a check gets after its deadline to report its own (more precise) reason. */
 const GRACE_MS = 25;
 /** The reason a finished check's signal carries (one object: an Error costs a stack trace). */
 const DONE = new Error('done');
-
-export { formatSeconds, timeoutReason } from './reason';
 
 /**
  * What a check runs under: its AbortController, the context it is given and the hook a
@@ -68,8 +68,6 @@ function follow(outer: AbortSignal, run: Run): void {
   set.add(run);
 }
 
-type AnyCheck = (s: ProbeSpec, c: CheckContext) => Promise<{ up: boolean; reason: string }>;
-
 /**
  * One run of a check: the state the runner keeps while it is in flight. Its steps are
  * methods and its timers take it as their argument, so a run allocates no closures of
@@ -93,15 +91,15 @@ class Run {
     this.timer = setTimeout(onDeadline, spec.timeoutMs, this);
     if (outer?.aborted) return this.stop();
     if (outer) follow(outer, this);
-    let pending: Promise<{ up: boolean; reason: string }>;
+    let pending: Promise<Verdict>;
     try {
-      pending = (CHECKS[spec.kind] as AnyCheck)(spec, this.lease.ctx);
+      pending = kindOf(spec).run(spec, this.lease.ctx);
     } catch (e) {
-      return this.settle(false, errorReason(e));
+      return this.settle(failed(e));
     }
     pending.then(
-      (r) => this.settle(r.up, r.reason),
-      (e: unknown) => this.settle(false, errorReason(e)),
+      (v) => this.settle(v),
+      (e: unknown) => this.settle(failed(e)),
     );
   }
 
@@ -136,7 +134,7 @@ class Run {
     this.expire('stopped');
   }
 
-  settle(up: boolean, reason: string): void {
+  settle(v: Verdict): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
@@ -150,7 +148,12 @@ class Run {
       if (getEventListeners(lease.ac.signal, 'abort').length > 0) lease.ac.abort(DONE);
       else if (pool.length < POOL_MAX) pool.push(lease);
     }
-    this.resolve({ up, reason, ms: Math.round(performance.now() - this.start) });
+    this.resolve({
+      up: v.up,
+      cause: v.cause,
+      reason: oneLine(v.reason),
+      ms: Math.round(performance.now() - this.start),
+    });
   }
 }
 
@@ -161,7 +164,8 @@ function onDue(run: Run): void {
   run.expire(timeoutReason(run.spec.timeoutMs));
 }
 function onGrace(run: Run, reason: string): void {
-  run.settle(false, reason);
+  const cause: Cause = reason === 'stopped' ? 'stopped' : 'timeout';
+  run.settle({ up: false, cause, reason });
 }
 
 /**
@@ -173,12 +177,4 @@ export function runProbe(spec: ProbeSpec, outer?: AbortSignal): Promise<CheckRes
   const done = new Promise<CheckResult>((resolve) => (run.resolve = resolve));
   run.begin();
   return done;
-}
-
-/** A short reason for an unexpected error: its code if it has one, else its message. */
-export function errorReason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  if (err && typeof err === 'object')
-    return err.code ? `${err.syscall ? err.syscall + ' ' : ''}${err.code}` : String(err.message);
-  return String(e);
 }

@@ -28,16 +28,26 @@
  *   - over UDP the request is retransmitted after 500 ms, 1 s, 2 s, 4 s, 4 s, … until
  *     the deadline (RFC 3261 timer E), so one lost datagram is not a failure.
  */
-import { createSocket } from 'node:dgram';
-import { createConnection, isIPv6, type Socket } from 'node:net';
+import { createConnection, isIPv6 } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { Check, SipSpec } from './types';
-import { abortText, endOnce } from './ending';
+import { Budget, aborted, down, failed, inert, session, up, type Verdict } from './kernel';
+import { datagramExchange } from './datagram';
+import { defineKind, negotiateBase } from './kind';
 
-type Result = { up: boolean; reason: string };
+export interface SipSpec {
+  kind: 'sip';
+  host: string;
+  port: number;
+  udp: boolean;
+  /** The `login` value, used as the OPTIONS request URI user part. */
+  user: string;
+  timeoutMs: number;
+}
 
 const T1_MS = 500;
 const T2_MS = 4000;
+/** The longest status line accepted over TCP. */
+const MAX_LINE = 8192;
 
 /** The OPTIONS request, as Perl's check_sip builds it (see the header comment). */
 export function optionsRequest(
@@ -62,114 +72,67 @@ export function optionsRequest(
 }
 
 /** Judge the first line of the reply (Perl chomps "\n" then "\r"). */
-function judge(firstLine: string): Result {
+function judge(firstLine: string): Verdict {
   const line = firstLine.replace(/\n$/, '').replace(/\r$/, '');
-  if (line === '') return { up: false, reason: 'no status line in the SIP reply' };
+  if (line === '') return down('protocol', 'no status line in the SIP reply');
   // Perl: m/^SIP\/2.0 200 OK/
-  return { up: /^SIP\/2.0 200 OK/.test(line), reason: printable(line) };
+  return /^SIP\/2.0 200 OK/.test(line) ? up(inert(line, 200)) : down('status', inert(line, 200));
 }
 
-/** A reply line as a short, printable reason. */
-function printable(line: string): string {
-  const s = line.replace(/[^\x20-\x7e]/g, '?');
-  return s.length > 200 ? s.slice(0, 200) + '…' : s;
-}
+export const sip = defineKind<SipSpec>({
+  services: { sip: 5060 },
+  spec: (t) => ({
+    kind: 'sip',
+    ...negotiateBase(t),
+    udp: t.protocol === 'udp',
+    user: t.login,
+  }),
+  run: (spec, { signal }) => (spec.udp ? sipUdp(spec, signal) : sipTcp(spec, signal)),
+});
 
-function toBytes(s: string): Buffer {
-  return Buffer.from(s, 'utf8');
-}
-
-export const checkSip: Check<SipSpec> = (spec, ctx) => (spec.udp ? sipUdp(spec, ctx.signal) : sipTcp(spec, ctx.signal));
-
-function sipUdp(spec: SipSpec, signal: AbortSignal): Promise<Result> {
-  return new Promise((resolve) => {
-    const sock = createSocket(isIPv6(spec.host) ? 'udp6' : 'udp4');
-    let timer: NodeJS.Timeout | undefined;
-    let closed = false;
-    const done = (up: boolean, reason: string) => end() && resolve({ up, reason });
-    const end = endOnce(
-      signal,
-      () => {
-        closed = true;
-        if (timer) clearTimeout(timer);
-        sock.close();
-      },
-      () => done(false, abortText(signal)),
-    );
-    sock.on('error', (e: NodeJS.ErrnoException) =>
-      done(false, `${e.syscall ? e.syscall + ' ' : ''}${e.code ?? e.message}`),
-    );
-    sock.on('message', (msg: Buffer) => {
+function sipUdp(spec: SipSpec, signal: AbortSignal): Promise<Verdict> {
+  return datagramExchange<Verdict>({
+    host: spec.host,
+    port: spec.port,
+    signal,
+    retransmit: { firstMs: T1_MS, maxMs: T2_MS },
+    request: (local) => Buffer.from(optionsRequest(spec.user, 'UDP', local.address, local.port), 'utf8'),
+    accept: (msg) => {
       const text = msg.toString('latin1');
       const nl = text.indexOf('\n');
-      const r = judge(nl < 0 ? text : text.slice(0, nl));
-      done(r.up, r.reason);
-    });
-    try {
-      // Node calls the connect callback with the error on failure (its type says no argument).
-      sock.connect(spec.port, spec.host, ((e?: NodeJS.ErrnoException) => {
-        if (e) return done(false, `connect ${e.code ?? e.message}`);
-        const local = sock.address();
-        const request = toBytes(optionsRequest(spec.user, 'UDP', local.address, local.port));
-        let wait = T1_MS;
-        const send = () => {
-          if (closed) return;
-          sock.send(request, (err) => err && done(false, `send ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-          timer = setTimeout(send, wait);
-          wait = Math.min(wait * 2, T2_MS);
-        };
-        send();
-      }) as () => void);
-    } catch (e) {
-      // A bad port or address throws at once.
-      done(false, `connect ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
+      return judge(nl < 0 ? text : text.slice(0, nl));
+    },
+    failed: (e) => failed(e),
+    aborted: () => aborted(signal),
   });
 }
 
-function sipTcp(spec: SipSpec, signal: AbortSignal): Promise<Result> {
-  return new Promise((resolve) => {
-    let sock: Socket;
-    try {
-      sock = createConnection({ host: spec.host, port: spec.port });
-    } catch (e) {
-      // A bad port throws at once.
-      return resolve({ up: false, reason: `connect ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
-    }
-    let buf = '';
-    let closed = false;
-    const done = (up: boolean, reason: string) => {
-      if (closed) return;
-      closed = true;
-      signal.removeEventListener('abort', onAbort);
-      sock.destroy();
-      resolve({ up, reason });
-    };
-    const onAbort = () => done(false, (signal.reason as Error)?.message ?? 'aborted');
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    sock.on('error', (e: NodeJS.ErrnoException) =>
-      done(false, `${e.syscall ? e.syscall + ' ' : ''}${e.code ?? e.message}`),
-    );
-    sock.on('connect', () => {
-      sock.write(toBytes(optionsRequest(spec.user, 'TCP', sock.localAddress ?? '', sock.localPort ?? 0)));
-    });
-    sock.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('latin1');
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        const r = judge(buf.slice(0, nl));
-        done(r.up, r.reason);
-      } else if (buf.length > 8192) {
-        done(false, 'SIP status line longer than 8 KiB');
-      }
-    });
-    // Perl's readline returns a last line without its newline at end of file.
-    sock.on('end', () => {
-      if (buf) {
-        const r = judge(buf);
-        done(r.up, r.reason);
-      } else done(false, 'connection closed before a SIP reply');
-    });
-  });
+function sipTcp(spec: SipSpec, signal: AbortSignal): Promise<Verdict> {
+  return session(
+    signal,
+    (settle) => {
+      const sock = createConnection({ host: spec.host, port: spec.port });
+      const line = new Budget(MAX_LINE);
+      sock.on('error', (e) => settle(failed(e)));
+      sock.on('connect', () => {
+        sock.write(Buffer.from(optionsRequest(spec.user, 'TCP', sock.localAddress ?? '', sock.localPort ?? 0), 'utf8'));
+      });
+      sock.on('data', (chunk: Buffer) => {
+        const nl = chunk.indexOf(0x0a);
+        if (nl >= 0) {
+          line.add(chunk.subarray(0, nl));
+          return settle(judge(line.bytes().toString('latin1')));
+        }
+        if (!line.add(chunk)) settle(down('protocol', 'SIP status line longer than 8 KiB'));
+      });
+      // Perl's readline returns a last line without its newline at end of file.
+      sock.on('end', () =>
+        settle(
+          line.size ? judge(line.bytes().toString('latin1')) : down('closed', 'connection closed before a SIP reply'),
+        ),
+      );
+      return () => sock.destroy();
+    },
+    () => aborted(signal),
+  );
 }

@@ -4,101 +4,112 @@
  * Log in as `login`/`passwd` to `database` on the real's check port, run the request
  * (without its leading '/'), and be up when it returns at least one row (for a statement
  * that returns no rows, when it affected at least one, as DBI's $sth->rows counts).
- * MySQL/MariaDB through mysql2, PostgreSQL through pg; both are pure JavaScript.
+ * MySQL/MariaDB through mysql2, PostgreSQL through pg; both are pure JavaScript and are
+ * loaded the first time a check of theirs runs.
  *
  * Differences from Perl, on purpose:
  *   - the connect, the login and the query are bounded by the check's deadline (Perl's
  *     check_sql had no timeout at all and could hang the daemon: W-15); at the deadline
  *     the socket is destroyed;
- *   - the query runs once (Perl ran it twice and counted the second run);
+ *   - the query runs once (Perl ran it twice and counted the second run), and the check
+ *     stops reading at the first row: a server streaming rows without end costs one row;
  *   - service=oracle is refused when the configuration is read (no Oracle here to test
- *     against); the check says so if ever reached.
+ *     against).
  * Reasons name the error (`MySQL ER_ACCESS_DENIED_ERROR`, `PostgreSQL 28P01
  * invalid_password`), never the server's message text, and never the password.
  */
-import { createConnection, type Connection as MysqlConnection } from 'mysql2';
-import { Client as PgClient, type QueryResult } from 'pg';
-import type { Check, SqlSpec } from './types';
-import { timeoutReason } from './reason';
+import type { Connection as MysqlConnection } from 'mysql2';
+import type { Client as PgClient } from 'pg';
+import { aborted, down, inert, session, up, type Cause, type Verdict } from './kernel';
+import { defineKind, negotiateBase } from './kind';
 
-type Result = { up: boolean; reason: string };
-
-function abortReason(signal: AbortSignal, timeoutMs: number): string {
-  if (signal.reason instanceof Error) return signal.reason.message;
-  return timeoutReason(timeoutMs);
+export interface SqlSpec {
+  kind: 'sql';
+  engine: 'mysql' | 'pgsql';
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  query: string;
+  timeoutMs: number;
 }
 
+export const sql = defineKind<SqlSpec>({
+  services: { mysql: 3306, pgsql: 5432 },
+  requires: { login: true, request: true },
+  spec: (t) => ({
+    kind: 'sql',
+    ...negotiateBase(t),
+    engine: t.service === 'pgsql' ? 'pgsql' : 'mysql',
+    user: t.login,
+    password: t.passwd,
+    database: t.database,
+    query: t.request.replace(/^\//, ''),
+  }),
+  run: (spec, { signal }) => (spec.engine === 'mysql' ? mysqlCheck(spec, signal) : pgsqlCheck(spec, signal)),
+});
+
+/**
+ * Rows read before the check stops reading: a health query returns a handful, and a
+ * server that streams rows without end is cut off here (up: it did return rows).
+ */
+const MAX_ROWS = 100;
+
 const rowsReason = (n: number) => `query returned ${n} row${n === 1 ? '' : 's'}`;
-const counted = (n: number): Result =>
-  n > 0 ? { up: true, reason: rowsReason(n) } : { up: false, reason: 'query returned no rows' };
+const counted = (n: number): Verdict => (n > 0 ? up(rowsReason(n)) : down('mismatch', 'query returned no rows'));
 
 /** Network-level failures, reported as the connect check reports them. */
-const NET_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ETIMEDOUT',
-  'EADDRNOTAVAIL',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
-export const checkSql: Check<SqlSpec> = async (spec, ctx) => {
-  let r: Result;
-  if (ctx.signal.aborted) return { up: false, reason: abortReason(ctx.signal, spec.timeoutMs) };
-  if (spec.kind === 'mysql') r = await mysqlCheck(spec, ctx.signal);
-  else if (spec.kind === 'pgsql') r = await pgsqlCheck(spec, ctx.signal);
-  else r = { up: false, reason: `service=${spec.kind} negotiate checks are not supported` };
-  return r;
+const NET_CODES: Record<string, Cause> = {
+  ECONNREFUSED: 'refused',
+  ECONNRESET: 'closed',
+  EHOSTUNREACH: 'unreachable',
+  ENETUNREACH: 'unreachable',
+  ETIMEDOUT: 'timeout',
+  EADDRNOTAVAIL: 'unreachable',
+  EPIPE: 'closed',
+  ENOTFOUND: 'unreachable',
+  EAI_AGAIN: 'unreachable',
 };
 
-/** A library's own message, unless it holds the password (it should not, but never print it). */
+/** A library's own message, bounded, unless it holds the password (it should not, but never print it). */
 function libraryMessage(e: unknown, password: string): string {
   const msg = (e as Error)?.message ?? String(e);
-  return password && msg.includes(password) ? '(message withheld: it contains the password)' : msg;
+  return password && msg.includes(password) ? '(message withheld: it contains the password)' : inert(msg, 200);
+}
+
+/** A socket's polite end: the driver's goodbye, then cut off if the server does not close. */
+function goodbye(end: () => void, destroy: () => void): void {
+  end();
+  setTimeout(destroy, 1000).unref();
 }
 
 // --- MySQL / MariaDB ------------------------------------------------------------------
 
-function mysqlReason(e: unknown, connected: boolean, password: string): string {
-  const err = e as { code?: string; sqlState?: string; fatal?: boolean; message?: string };
-  const code = err?.code;
-  if (code && NET_CODES.has(code)) return `${connected ? 'MySQL connection' : 'connect'} ${code}`;
-  if (code === 'PROTOCOL_CONNECTION_LOST') return 'MySQL connection closed by the server';
-  if (code) return `MySQL ${code}`;
-  return `MySQL error: ${libraryMessage(e, password)}`;
+const MYSQL_AUTH = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_NOT_SUPPORTED_AUTH_MODE']);
+
+function mysqlVerdict(e: unknown, connected: boolean, password: string): Verdict {
+  const code = (e as { code?: string })?.code;
+  if (code && NET_CODES[code]) return down(NET_CODES[code], `${connected ? 'MySQL connection' : 'connect'} ${code}`);
+  if (code === 'PROTOCOL_CONNECTION_LOST') return down('closed', 'MySQL connection closed by the server');
+  if (code) return down(MYSQL_AUTH.has(code) ? 'auth' : 'status', `MySQL ${code}`);
+  return down('error', `MySQL error: ${libraryMessage(e, password)}`);
 }
 
-function mysqlRows(results: unknown): number {
-  if (Array.isArray(results)) {
-    // A CALL returns [rows, ..., header]; count the first result set.
-    if (results.length > 0 && Array.isArray(results[0])) return (results[0] as unknown[]).length;
-    return results.length;
-  }
-  return (results as { affectedRows?: number })?.affectedRows ?? 0;
-}
+/** The drivers, loaded the first time a check of theirs runs. */
+const loadMysql = () => import('mysql2');
+const loadPg = () => import('pg');
+let mysql2: Awaited<ReturnType<typeof loadMysql>> | undefined;
+let pg: Awaited<ReturnType<typeof loadPg>> | undefined;
 
-function mysqlCheck(spec: SqlSpec, signal: AbortSignal): Promise<Result> {
-  return new Promise((resolve) => {
-    let conn: MysqlConnection;
-    let done = false;
-    let connected = false;
-    const finish = (r: Result, polite: boolean) => {
-      if (done) return;
-      done = true;
-      signal.removeEventListener('abort', onAbort);
-      if (polite) {
-        // COM_QUIT, then close; a server that stops answering now is cut off soon after.
-        conn.end(() => undefined);
-        setTimeout(() => conn.destroy(), 1000).unref();
-      } else conn.destroy();
-      resolve(r);
-    };
-    const onAbort = () => finish({ up: false, reason: abortReason(signal, spec.timeoutMs) }, false);
-    try {
-      conn = createConnection({
+async function mysqlCheck(spec: SqlSpec, signal: AbortSignal): Promise<Verdict> {
+  const driver = (mysql2 ??= await loadMysql());
+  let connected = false;
+  let polite = false;
+  return session(
+    signal,
+    (settle) => {
+      const c: MysqlConnection = driver.createConnection({
         host: spec.host,
         port: spec.port,
         user: spec.user,
@@ -111,20 +122,40 @@ function mysqlCheck(spec: SqlSpec, signal: AbortSignal): Promise<Result> {
         supportBigNumbers: true,
         dateStrings: true,
       });
-    } catch (e) {
-      return resolve({ up: false, reason: mysqlReason(e, false, spec.password) });
-    }
-    conn.on('error', () => undefined); // reported through the callbacks below
-    signal.addEventListener('abort', onAbort, { once: true });
-    conn.connect((err) => {
-      if (err) return finish({ up: false, reason: mysqlReason(err, false, spec.password) }, false);
-      connected = true;
-      conn.query({ sql: spec.query, rowsAsArray: true }, (qerr, results) => {
-        if (qerr) return finish({ up: false, reason: mysqlReason(qerr, connected, spec.password) }, !qerr.fatal);
-        finish(counted(mysqlRows(results)), true);
+      c.on('error', () => undefined); // reported through the callbacks below
+      c.connect((err) => {
+        if (err) return settle(mysqlVerdict(err, false, spec.password));
+        connected = true;
+        // Rows are counted as they arrive, and not kept; past MAX_ROWS the check stops.
+        const q = c.query({ sql: spec.query, rowsAsArray: true });
+        let rows = 0;
+        q.on('result', (row: unknown) => {
+          const header = row as { affectedRows?: number };
+          if (!Array.isArray(row) && typeof header.affectedRows === 'number') rows = header.affectedRows;
+          else if (++rows >= MAX_ROWS) settle(counted(rows));
+        });
+        q.on('error', (qerr: Error & { fatal?: boolean }) => {
+          polite = !qerr.fatal;
+          settle(mysqlVerdict(qerr, connected, spec.password));
+        });
+        q.on('end', () => {
+          polite = true;
+          settle(counted(rows));
+        });
       });
-    });
-  });
+      return () => {
+        // COM_QUIT after a finished exchange; a server mid-stream or hung is cut off.
+        if (polite)
+          goodbye(
+            () => c.end(() => undefined),
+            () => c.destroy(),
+          );
+        else c.destroy();
+      };
+    },
+    () => aborted(signal),
+    (e) => mysqlVerdict(e, false, spec.password),
+  );
 }
 
 // --- PostgreSQL -----------------------------------------------------------------------
@@ -152,14 +183,18 @@ const PG_STATES: Record<string, string> = {
   '25006': 'read_only_sql_transaction',
 };
 
-function pgReason(e: unknown, connected: boolean, password: string): string {
+function pgVerdict(e: unknown, connected: boolean, password: string): Verdict {
   const err = e as { code?: string; message?: string };
   const code = err?.code;
-  if (code && NET_CODES.has(code)) return `${connected ? 'PostgreSQL connection' : 'connect'} ${code}`;
-  if (code && /^[0-9A-Z]{5}$/.test(code)) return `PostgreSQL ${code}${PG_STATES[code] ? ' ' + PG_STATES[code] : ''}`;
-  if (/terminated/i.test(err?.message ?? '')) return 'PostgreSQL connection closed by the server';
-  if (/does not support SSL/i.test(err?.message ?? '')) return 'PostgreSQL server does not support SSL';
-  return `PostgreSQL error: ${code ?? libraryMessage(e, password)}`;
+  if (code && NET_CODES[code])
+    return down(NET_CODES[code], `${connected ? 'PostgreSQL connection' : 'connect'} ${code}`);
+  if (code && /^[0-9A-Z]{5}$/.test(code)) {
+    const cause: Cause = code.startsWith('28') ? 'auth' : 'status';
+    return down(cause, `PostgreSQL ${code}${PG_STATES[code] ? ' ' + PG_STATES[code] : ''}`);
+  }
+  if (/terminated/i.test(err?.message ?? '')) return down('closed', 'PostgreSQL connection closed by the server');
+  if (/does not support SSL/i.test(err?.message ?? '')) return down('tls', 'PostgreSQL server does not support SSL');
+  return down('error', `PostgreSQL error: ${code ?? libraryMessage(e, password)}`);
 }
 
 /**
@@ -171,56 +206,70 @@ function pgReason(e: unknown, connected: boolean, password: string): string {
 const needsTls = (e: unknown) =>
   (e as { code?: string })?.code === '28000' && /no encryption/i.test((e as Error)?.message ?? '');
 
-async function pgsqlCheck(spec: SqlSpec, signal: AbortSignal): Promise<Result> {
-  const first = await pgAttempt(spec, signal, false);
-  if (first.retryTls && !signal.aborted) return (await pgAttempt(spec, signal, true)).result;
-  return first.result;
+async function pgsqlCheck(spec: SqlSpec, signal: AbortSignal): Promise<Verdict> {
+  const driver = (pg ??= await loadPg());
+  const first = await pgAttempt(driver, spec, signal, false);
+  if (first.retryTls && !signal.aborted) return (await pgAttempt(driver, spec, signal, true)).verdict;
+  return first.verdict;
 }
 
-function pgAttempt(spec: SqlSpec, signal: AbortSignal, tls: boolean): Promise<{ result: Result; retryTls: boolean }> {
-  return new Promise((resolve) => {
-    let done = false;
-    let connected = false;
-    const client = new PgClient({
-      host: spec.host,
-      port: spec.port,
-      user: spec.user,
-      password: spec.password,
-      database: spec.database || spec.user,
-      ssl: tls ? { rejectUnauthorized: false } : false,
-      application_name: 'ldirectord',
-      connectionTimeoutMillis: 0, // the check's signal is the deadline
-      keepAlive: false,
-    });
-    const finish = (result: Result, polite: boolean, retryTls = false) => {
-      if (done) return;
-      done = true;
-      signal.removeEventListener('abort', onAbort);
-      if (polite) {
-        client.end().catch(() => undefined);
-        setTimeout(() => client.connection.stream.destroy(), 1000).unref();
-      } else client.connection.stream.destroy();
-      resolve({ result, retryTls });
-    };
-    const onAbort = () => finish({ up: false, reason: abortReason(signal, spec.timeoutMs) }, false);
-    client.on('error', () => undefined); // reported through the promises below
-    signal.addEventListener('abort', onAbort, { once: true });
-    client.connect().then(
-      () => {
-        connected = true;
-        if (done) return;
-        client.query({ text: spec.query, rowMode: 'array' }).then(
-          (res: QueryResult | QueryResult[]) => {
-            const last = Array.isArray(res) ? res[res.length - 1] : res;
-            finish(
-              counted(last?.command === 'SELECT' || last?.rowCount == null ? (last?.rows.length ?? 0) : last.rowCount),
-              true,
-            );
-          },
-          (e: unknown) => finish({ up: false, reason: pgReason(e, connected, spec.password) }, true),
-        );
-      },
-      (e: unknown) => finish({ up: false, reason: pgReason(e, connected, spec.password) }, false, !tls && needsTls(e)),
-    );
-  });
+function pgAttempt(
+  driver: NonNullable<typeof pg>,
+  spec: SqlSpec,
+  signal: AbortSignal,
+  tls: boolean,
+): Promise<{ verdict: Verdict; retryTls: boolean }> {
+  let connected = false;
+  let polite = false;
+  return session<{ verdict: Verdict; retryTls: boolean }>(
+    signal,
+    (settle) => {
+      const client: PgClient = new driver.Client({
+        host: spec.host,
+        port: spec.port,
+        user: spec.user,
+        password: spec.password,
+        database: spec.database || spec.user,
+        ssl: tls ? { rejectUnauthorized: false } : false,
+        application_name: 'ldirectord',
+        connectionTimeoutMillis: 0, // the check's signal is the deadline
+        keepAlive: false,
+      });
+      const done = (verdict: Verdict, retryTls = false) => settle({ verdict, retryTls });
+      client.on('error', () => undefined); // reported through the promises below
+      client.connect().then(
+        () => {
+          connected = true;
+          // Rows come in pages of MAX_ROWS (an extended-protocol portal) and are counted,
+          // not kept: a server with endless rows is never read past the first page.
+          // (pg's types leave out rowMode and rows, which its Query takes.)
+          const config = { text: spec.query, rowMode: 'array', rows: MAX_ROWS };
+          const q = new driver.Query(config as ConstructorParameters<typeof driver.Query>[0]);
+          let rows = 0;
+          q.on('row', () => {
+            if (++rows < MAX_ROWS) return;
+            polite = true;
+            done(counted(rows));
+          });
+          q.on('end', (res: { command?: string; rowCount?: number | null; rows?: unknown[] }) => {
+            polite = true;
+            done(counted(res?.command === 'SELECT' || res?.rowCount == null ? rows : res.rowCount));
+          });
+          q.on('error', (e: unknown) => {
+            polite = true;
+            done(pgVerdict(e, connected, spec.password));
+          });
+          void client.query(q);
+        },
+        (e: unknown) => done(pgVerdict(e, connected, spec.password), !tls && needsTls(e)),
+      );
+      return () => {
+        const destroy = () => client.connection.stream.destroy();
+        if (polite) goodbye(() => void client.end().catch(() => undefined), destroy);
+        else destroy();
+      };
+    },
+    () => ({ verdict: aborted(signal), retryTls: false }),
+    (e) => ({ verdict: pgVerdict(e, false, spec.password), retryTls: false }),
+  );
 }

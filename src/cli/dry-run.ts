@@ -15,7 +15,7 @@
  * for (status socket), so services it would purge on reload show up as removals too.
  */
 import { runProbe } from '../checks/run';
-import type { CheckResult } from '../checks/types';
+import type { CheckResult } from '../checks/kernel';
 import { ConfigError, formatWarning, hostPort, type Config, type VirtualService } from '../parser/model';
 import { locateConfig, daemonHostname } from '../parser/locate';
 import { readConfigFile } from '../parser/read-config';
@@ -27,7 +27,8 @@ import { plan, serviceIdOf, kernelDestKey } from '../reconcile/plan';
 import type { Table } from '../reconcile/table';
 import { Health } from '../schedule/health';
 import { buildProbes, memberKey } from '../schedule/probes';
-import { Maintenance } from '../schedule/maintenance';
+import { IN_MAINTENANCE, Maintenance } from '../schedule/maintenance';
+import { CHECKTYPE_ON } from '../schedule/scheduler';
 import { maxChecksInFlight } from '../daemon/limits';
 import { Redactor } from '../daemon/redact';
 import type { GlobalOptions } from './args';
@@ -120,9 +121,9 @@ export async function dryRun(
       let result: CheckResult;
       let forced = false;
       if (maintenance.has(p.address, p.port)) {
-        result = { up: false, reason: 'Server in maintenance', ms: 0 };
+        result = IN_MAINTENANCE;
         forced = true;
-      } else if (p.watch.mode === 'on') result = { up: true, reason: 'checktype on', ms: 0 };
+      } else if (p.watch.mode === 'on') result = CHECKTYPE_ON;
       else result = await runProbe(p.watch.mode === 'combined' ? p.watch.negotiate : p.watch.spec);
       results.set(p.key, { result, forced });
       health.record(p.key, result, Date.now(), forced);

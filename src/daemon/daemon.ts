@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync, accessSync, constants } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import { runProbe } from '../checks/run';
-import { releaseSpec } from '../checks/index';
+import { releaseSpec } from '../checks/registry';
 import { closeHttpAgent } from '../checks/http';
 import { ConfigError, formatWarning, type Config, type DaemonStatus } from '../parser/model';
 import { readConfigFile } from '../parser/read-config';

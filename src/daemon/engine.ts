@@ -9,8 +9,9 @@
  * I/O is injected (clock, ipvsadm, check runner, logger), so the same engine runs in the
  * daemon, in dry-run, and in the unit tests with fake time and a fake kernel.
  */
-import type { CheckResult, ProbeSpec } from '../checks/types';
-import { hostPort, virtualLabel, type Config, type RealServer, type VirtualService } from '../parser/model';
+import type { CheckResult } from '../checks/kernel';
+import type { ProbeSpec } from '../checks/registry';
+import { hostPort, protocolOf, virtualLabel, type Config, type RealServer, type VirtualService } from '../parser/model';
 import { plan, planVirtual, serviceIdOf, kernelDestKey, type Desired, type DesiredService } from '../reconcile/plan';
 import type { Retired } from '../reconcile/diff';
 import type { IpvsAdapter } from '../reconcile/ipvsadm';
@@ -377,7 +378,7 @@ export class Engine {
       // W-5 fixed: a fwmark virtual is named by its mark (Perl passed ":0").
       const vserver = labelOf(v);
       this.deps.onEvent?.({ type: 'fallbackcommand', v, status });
-      this.deps.runFallbackCommand?.(v.fallbackcommand, [status, vserver, v.protocol]);
+      this.deps.runFallbackCommand?.(v.fallbackcommand, [status, vserver, protocolOf(v)]);
     }
   }
 

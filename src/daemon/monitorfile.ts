@@ -16,7 +16,7 @@
  * redactor, so a passwd/login that ends up in a request or a check message is not written.
  */
 import { appendFile } from 'node:fs';
-import { bracketHost, type RealServer, type VirtualService } from '../parser/model';
+import { bracketHost, protocolOf, type RealServer, type VirtualService } from '../parser/model';
 import type { DaemonPlugin } from './daemon';
 import type { EngineEvent, Logger } from './engine';
 import { perlLocaltime } from '../perl/localtime';
@@ -53,7 +53,7 @@ export function realIdStr(v: VirtualService, r: RealServer): string {
   const server = bracketHost(r.address);
   return [
     check,
-    v.protocol,
+    protocolOf(v),
     server,
     r.port,
     v.virtualhost ?? '',

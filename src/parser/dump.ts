@@ -1,8 +1,20 @@
 /**
  * The resolved-config dump printed by `ldirectord --check --json`
  * (reference/config-dump.md). Field names are a contract with tools and tests.
+ *
+ * Every directive's value is taken from the directive table, so a directive added there is
+ * dumped with no change here; secrets (passwd, secret, login) are shown as `***`.
  */
-import { DAEMON_STATUS, DAEMON_STATUS_ALL, type Config, type VirtualService } from './model';
+import { DIRECTIVE_LIST } from './directives';
+import {
+  DAEMON_STATUS,
+  DAEMON_STATUS_ALL,
+  protocolOf,
+  type Config,
+  type FallbackServer,
+  type GlobalFallback,
+  type VirtualService,
+} from './model';
 
 /** Bitmask → the names Perl's parse_emailalertstatus accepts. */
 export function emailStatusNames(mask: number): string[] {
@@ -11,33 +23,35 @@ export function emailStatusNames(mask: number): string[] {
   return (Object.keys(DAEMON_STATUS) as Array<keyof typeof DAEMON_STATUS>).filter((k) => mask & DAEMON_STATUS[k]);
 }
 
+/** What a secret's value is shown as, in the dump and everywhere else. */
+export const MASKED = '***';
+
+/** The plain directives of a scope, as they are dumped. */
+function settings(scope: 'global' | 'virtual', from: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const values = from as Record<string, unknown>;
+  for (const [name, d] of DIRECTIVE_LIST) {
+    if (!d[scope] || d.special) continue;
+    const v = values[name];
+    if (name === 'emailalertstatus') out[name] = emailStatusNames(v as number);
+    else out[name] = d.secret && v ? MASKED : v;
+  }
+  return out;
+}
+
+const server = (f: FallbackServer | GlobalFallback | null) =>
+  f && { address: f.address, port: f.port, forward: f.forward };
+
 export function dumpConfig(cfg: Config): object {
   const g = cfg.global;
   return {
     global: {
+      ...settings('global', g),
       checkinterval: g.checkinterval,
       checktimeout: g.checktimeout,
       negotiatetimeout: g.negotiatetimeout,
-      failurecount: g.failurecount,
-      checkcount: g.checkcount,
-      autoreload: g.autoreload,
-      quiescent: g.quiescent,
-      readdquiescent: g.readdquiescent,
-      cleanstop: g.cleanstop,
-      fork: g.fork,
-      supervised: g.supervised,
-      logfile: g.logfile,
-      maintenancedir: g.maintenancedir,
-      callback: g.callback,
-      fallbackcommand: g.fallbackcommand,
-      emailalert: g.emailalert,
-      emailalertfrom: g.emailalertfrom,
-      emailalertfreq: g.emailalertfreq,
-      emailalertstatus: emailStatusNames(g.emailalertstatus),
-      smtp: g.smtp,
-      execute: g.execute,
-      fallback: g.fallback && { address: g.fallback.address, port: g.fallback.port, forward: g.fallback.forward },
-      fallback6: g.fallback6 && { address: g.fallback6.address, port: g.fallback6.port, forward: g.fallback6.forward },
+      fallback: server(g.fallback),
+      fallback6: server(g.fallback6),
     },
     virtuals: cfg.virtuals.map(dumpVirtual),
     warnings: cfg.warnings,
@@ -45,48 +59,23 @@ export function dumpConfig(cfg: Config): object {
 }
 
 function dumpVirtual(v: VirtualService): object {
+  const e = v.endpoint;
   return {
     line: v.line,
     id: v.id,
-    protocol: v.protocol,
-    address: v.address,
-    port: v.port,
-    fwmark: v.fwmark,
+    protocol: protocolOf(v),
+    address: e.kind === 'address' ? e.address : null,
+    port: e.kind === 'address' ? e.port : 0,
+    fwmark: e.kind === 'fwmark' ? e.mark : null,
     ipv6: v.ipv6,
-    scheduler: v.scheduler,
-    persistent: v.persistent,
-    netmask: v.netmask,
-    ops: v.ops,
-    schedflags: v.schedflags,
+    ...settings('virtual', v),
     checktype: v.checktype,
     negotiateEvery: v.negotiateEvery,
     service: v.service,
-    checkport: v.checkport,
-    request: v.request,
-    receive: v.receive,
-    httpmethod: v.httpmethod,
-    virtualhost: v.virtualhost,
-    login: v.login,
-    passwd: v.passwd,
-    database: v.database,
-    secret: v.secret,
-    checkcommand: v.checkcommand,
     checktimeout: v.checktimeout,
     negotiatetimeout: v.negotiatetimeout,
     checkinterval: v.checkinterval,
-    checkcount: v.checkcount,
-    failurecount: v.failurecount,
-    quiescent: v.quiescent,
-    cleanstop: v.cleanstop,
-    fallback: v.fallback && { address: v.fallback.address, port: v.fallback.port, forward: v.fallback.forward },
-    fallbackcommand: v.fallbackcommand,
-    emailalert: v.emailalert,
-    emailalertfreq: v.emailalertfreq,
-    emailalertstatus: emailStatusNames(v.emailalertstatus),
-    smtp: v.smtp,
-    monitorfile: v.monitorfile,
-    servicename: v.servicename,
-    comment: v.comment,
+    fallback: server(v.fallback),
     reals: v.reals.map((r) => ({
       line: r.line,
       address: r.address,

@@ -1,164 +1,104 @@
 /**
  * The resolved configuration: what an ldirectord.cf means once every default,
  * inheritance rule and name lookup has been applied (Perl: read_config + ld_setup).
- * Every value here is final; nothing downstream re-derives defaults.
+ * Every value here is final and read-only; nothing downstream re-derives defaults.
+ *
+ * The values that come straight from a directive (scheduler, quiescent, emailalert, …)
+ * are typed by the directive table (directives.ts: GlobalSettings, VirtualSettings); the
+ * rest is worked out from several lines and is declared here.
  */
+import type { GlobalSettings, VirtualSettings } from './directives';
 
 export type Forward = 'gate' | 'masq' | 'ipip';
 export type Protocol = 'tcp' | 'udp' | 'fwm';
 export type CheckType = 'connect' | 'negotiate' | 'ping' | 'external' | 'external-perl' | 'on' | 'off' | 'combined';
-
-export const SERVICES = [
-  'dns',
-  'ftp',
-  'http',
-  'https',
-  'http_proxy',
-  'imap',
-  'imaps',
-  'ldap',
-  'ldaps',
-  'mysql',
-  'nntp',
-  'none',
-  'oracle',
-  'pop',
-  'pops',
-  'radius',
-  'pgsql',
-  'simpletcp',
-  'sip',
-  'smtp',
-  'submission',
-] as const;
-export type Service = (typeof SERVICES)[number];
 
 /** Daemon states, as the bitmask emailalertstatus filters on. */
 export const DAEMON_STATUS = { starting: 0x1, running: 0x2, stopping: 0x4, reloading: 0x8 } as const;
 export type DaemonStatus = keyof typeof DAEMON_STATUS;
 export const DAEMON_STATUS_ALL = 0xf;
 
+/** What a virtual service listens on: an address and port, or a firewall mark. */
+export type Endpoint =
+  | { readonly kind: 'address'; readonly protocol: 'tcp' | 'udp'; readonly address: string; readonly port: number }
+  | { readonly kind: 'fwmark'; readonly mark: number };
+
 export interface RealServer {
   /** Line of the `real=` line (every address of a range shares it). */
-  line: number;
+  readonly line: number;
   /** Numeric address; IPv6 without brackets. */
-  address: string;
+  readonly address: string;
   /** 0 when the line gives none (fwmark services; the check then uses the service port). */
-  port: number;
-  forward: Forward;
-  weight: number;
+  readonly port: number;
+  readonly forward: Forward;
+  readonly weight: number;
   /** Per-real `"request", "receive"` override (request with its leading '/'), else null. */
-  request: string | null;
-  receive: string | null;
+  readonly request: string | null;
+  readonly receive: string | null;
   /** `l:N`, the lower connection threshold (ipvsadm -y). */
-  lower: number;
+  readonly lower: number;
   /** `u:N`, the upper connection threshold (ipvsadm -x). */
-  upper: number;
+  readonly upper: number;
 }
 
 export interface FallbackServer {
-  line: number;
-  address: string;
-  port: number;
-  forward: Forward;
+  readonly line: number;
+  readonly address: string;
+  readonly port: number;
+  readonly forward: Forward;
 }
 
-export interface VirtualService {
-  line: number;
+export interface VirtualService extends VirtualSettings {
+  readonly line: number;
   /** Perl's virtual id: `tcp:1.2.3.4:80`, `tcp:[2001:db8::1]:80`, `fwm:5`, `fwm6:5`. */
-  id: string;
-  protocol: Protocol;
-  ipv6: boolean;
-  /** Numeric address (IPv6 without brackets); null for a fwmark service. */
-  address: string | null;
-  port: number;
-  fwmark: number | null;
-  scheduler: string;
-  persistent: number | null;
-  netmask: string | null;
-  ops: boolean;
-  schedflags: string | null;
-
-  checktype: CheckType;
+  readonly id: string;
+  readonly endpoint: Endpoint;
+  readonly ipv6: boolean;
+  readonly checktype: CheckType;
   /** For checktype=N (combined): N connect checks between negotiate checks. */
-  negotiateEvery: number | null;
-  service: Service;
-  checkport: number | null;
-  /** Always starts with '/'. */
-  request: string;
-  receive: string;
-  httpmethod: 'GET' | 'HEAD';
-  virtualhost: string | null;
-  login: string;
-  passwd: string;
-  database: string;
-  secret: string;
-  checkcommand: string;
-
-  checktimeout: number;
-  negotiatetimeout: number;
+  readonly negotiateEvery: number | null;
+  /** The service= given, else the one the port implies (Perl ld_port_to_service). */
+  readonly service: string;
+  /** The two timeouts, resolved as mutual defaults (spec §3.4). */
+  readonly checktimeout: number;
+  readonly negotiatetimeout: number;
   /** Effective check interval: the virtual's own, else the global one. */
-  checkinterval: number;
+  readonly checkinterval: number;
   /** Whether the virtual set checkinterval itself. */
-  checkintervalOwn: boolean;
-  checkcount: number;
-  failurecount: number;
-  quiescent: boolean;
-  cleanstop: boolean;
+  readonly checkintervalOwn: boolean;
   /** Effective fallback: the virtual's own, else the global one for its family/protocol. */
-  fallback: FallbackServer | null;
-  fallbackcommand: string | null;
-  emailalert: string | null;
-  emailalertfreq: number;
-  /** Bitmask of DAEMON_STATUS values. */
-  emailalertstatus: number;
-  smtp: string | null;
-  monitorfile: string | null;
-  servicename: string | null;
-  comment: string | null;
-
-  reals: RealServer[];
+  readonly fallback: FallbackServer | null;
+  readonly reals: readonly RealServer[];
 }
 
-export interface GlobalConfig {
-  checkinterval: number;
+/** A global fallback as written; port null when not given (each virtual then uses its own). */
+export interface GlobalFallback {
+  readonly address: string;
+  readonly port: number | null;
+  readonly forward: Forward;
+  readonly line: number;
+}
+
+export interface GlobalConfig extends GlobalSettings {
   /** Resolved with the mutual-default rule (5 / 30 when neither is given). */
-  checktimeout: number;
-  negotiatetimeout: number;
-  checkcount: number;
-  failurecount: number;
-  autoreload: boolean;
-  quiescent: boolean;
-  readdquiescent: boolean;
-  cleanstop: boolean;
-  fork: boolean;
-  supervised: boolean;
-  logfile: string;
-  maintenancedir: string | null;
-  callback: string | null;
-  fallbackcommand: string | null;
-  emailalert: string | null;
-  emailalertfrom: string | null;
-  emailalertfreq: number;
-  emailalertstatus: number;
-  smtp: string | null;
-  execute: string[];
-  /** Global fallback (IPv4 and IPv6), as written; port null when not given. */
-  fallback: { address: string; port: number | null; forward: Forward; line: number } | null;
-  fallback6: { address: string; port: number | null; forward: Forward; line: number } | null;
+  readonly checktimeout: number;
+  readonly negotiatetimeout: number;
+  readonly checkinterval: number;
+  readonly fallback: GlobalFallback | null;
+  readonly fallback6: GlobalFallback | null;
 }
 
 export interface ConfigWarning {
-  line: number;
-  message: string;
+  readonly line: number;
+  readonly message: string;
 }
 
 export interface Config {
   /** The config path as resolved (used in messages, as Perl's $CONFIG). */
-  file: string;
-  global: GlobalConfig;
-  virtuals: VirtualService[];
-  warnings: ConfigWarning[];
+  readonly file: string;
+  readonly global: GlobalConfig;
+  readonly virtuals: readonly VirtualService[];
+  readonly warnings: readonly ConfigWarning[];
 }
 
 export class ConfigError extends Error {
@@ -167,19 +107,13 @@ export class ConfigError extends Error {
     readonly line: number,
     readonly detail: string,
   ) {
-    super(`Error reading file ${file} at line ${line}: ${detail}`);
+    super(line > 0 ? `Error reading file ${file} at line ${line}: ${detail}` : `Error reading file ${file}: ${detail}`);
     this.name = 'ConfigError';
   }
 }
 
 export function formatWarning(file: string, w: ConfigWarning): string {
   return w.line > 0 ? `Warning reading file ${file} at line ${w.line}: ${w.message}` : `Warning: ${w.message}`;
-}
-
-/** `tcp:1.2.3.4:80`, `tcp:[2001:db8::1]:80`, `fwm:5`, `fwm6:5` (Perl get_virtual_id_str). */
-export function virtualId(v: Pick<VirtualService, 'protocol' | 'ipv6' | 'address' | 'port' | 'fwmark'>): string {
-  if (v.protocol === 'fwm') return `fwm${v.ipv6 ? '6' : ''}:${v.fwmark}`;
-  return `${v.protocol}:${hostPort(v.address!, v.port)}`;
 }
 
 /** `1.2.3.4` or `[2001:db8::1]`: an address ready to have `:port` or a path appended. */
@@ -192,42 +126,24 @@ export function hostPort(address: string, port: number | string): string {
   return `${bracketHost(address)}:${port}`;
 }
 
+/** The virtual's protocol as Perl names it: tcp, udp, or fwm. */
+export function protocolOf(v: Pick<VirtualService, 'endpoint'>): Protocol {
+  return v.endpoint.kind === 'fwmark' ? 'fwm' : v.endpoint.protocol;
+}
+
+/** The virtual's port; 0 for a fwmark service (Perl's `$$v{port}`). */
+export function portOf(v: Pick<VirtualService, 'endpoint'>): number {
+  return v.endpoint.kind === 'fwmark' ? 0 : v.endpoint.port;
+}
+
+/** `tcp:1.2.3.4:80`, `tcp:[2001:db8::1]:80`, `fwm:5`, `fwm6:5` (Perl get_virtual_id_str). */
+export function virtualId(endpoint: Endpoint, ipv6: boolean): string {
+  if (endpoint.kind === 'fwmark') return `fwm${ipv6 ? '6' : ''}:${endpoint.mark}`;
+  return `${endpoint.protocol}:${hostPort(endpoint.address, endpoint.port)}`;
+}
+
 /** Perl get_virtual: `ip:port`, or the fwmark number. Used in log lines. */
-export function virtualLabel(v: Pick<VirtualService, 'protocol' | 'address' | 'port' | 'fwmark'>): string {
-  return v.protocol === 'fwm' ? String(v.fwmark) : hostPort(v.address!, v.port);
-}
-
-/** Port the checks use: checkport, else the real's port, else the service's default. */
-export function checkPort(v: VirtualService, r: RealServer): number | null {
-  if (v.checkport !== null) return v.checkport;
-  if (r.port > 0) return r.port;
-  return SERVICE_PORT[v.service] ?? null;
-}
-
-/** Perl ld_service_to_port / ld_port_to_service. */
-export const SERVICE_PORT: Partial<Record<Service, number>> = {
-  ftp: 21,
-  smtp: 25,
-  dns: 53,
-  http: 80,
-  pop: 110,
-  nntp: 119,
-  imap: 143,
-  ldap: 389,
-  https: 443,
-  submission: 587,
-  ldaps: 636,
-  imaps: 993,
-  pops: 995,
-  oracle: 1521,
-  radius: 1812,
-  http_proxy: 3128,
-  mysql: 3306,
-  sip: 5060,
-  pgsql: 5432,
-};
-
-export function serviceForPort(port: number): Service {
-  for (const [svc, p] of Object.entries(SERVICE_PORT)) if (p === port) return svc as Service;
-  return 'none';
+export function virtualLabel(v: Pick<VirtualService, 'endpoint'>): string {
+  const e = v.endpoint;
+  return e.kind === 'fwmark' ? String(e.mark) : hostPort(e.address, e.port);
 }

@@ -1,81 +1,65 @@
 /**
  * Checks the Perl daemon only makes when a check runs, made here at parse time so that
  * `--check`, start and reload reject the file instead of a real server silently staying
- * down (or the daemon crashing) later. Each error names the line that causes it.
+ * down (or the daemon crashing) later. Each error names the line that causes it. What a
+ * check needs is declared by its kind (checks/kind.ts), so a new kind needs nothing here.
  *
- * - A `receive` string that a check will use as a regex must compile (Perl died at the
- *   first check on an invalid pattern; a Perl construct with no JS equivalent is reported
- *   the same way).
- * - service=oracle has no tested check here (no Oracle server can run in the tests), so a
- *   negotiate check of it is refused with a pointer to what to use instead.
- * - SQL checks need a login and a request (Perl logged "Must specify a login and request
- *   string …" at every check and kept the real down).
+ * - A `receive` string that a check will use as a pattern must compile (Perl died at the
+ *   first check on an invalid pattern; a construct with no faithful equivalent is
+ *   reported the same way).
+ * - A service the registry marks unsupported (oracle) is refused with what to use instead.
+ * - A check that needs a login and a request (SQL) refuses a virtual without them (Perl
+ *   logged "Must specify a login and request string …" at every check and kept the real down).
+ * - schedflags go to ipvsadm as one argument: only the flag-list shape ipvsadm knows (the
+ *   original took any \S+, so `-C` or `x;y` would have reached the command line).
  */
-import { perlRegex, PerlRegexError, toByteString } from '../perl/regex';
+import { SERVICES } from '../checks/registry';
+import { compileReceive } from '../checks/receive';
+import { PerlRegexError } from '../perl/regex';
 import { ConfigError, type VirtualService } from './model';
 
-/** Services whose negotiate check matches `receive` as a regex. */
-const USES_RECEIVE = new Set(['http', 'https', 'http_proxy', 'ldap', 'ldaps', 'dns', 'ftp', 'simpletcp']);
-const SQL = new Set(['mysql', 'pgsql', 'oracle']);
+/** The line of directive `name` in virtual `v`, when it was given. */
+export type LineOf = (v: VirtualService, name: string) => number | undefined;
 
-export function validateForChecks(
-  file: string,
-  virtuals: VirtualService[],
-  lines: Map<VirtualService, Record<string, number>>,
-): void {
+const SCHEDFLAGS = /^[a-z0-9][a-z0-9-]*(,[a-z0-9][a-z0-9-]*)*$/;
+
+export function validateForChecks(file: string, virtuals: readonly VirtualService[], lineOf: LineOf): void {
   for (const v of virtuals) {
-    // schedflags go to ipvsadm as one argument: only the flag-list shape ipvsadm knows
-    // (the original took any \S+, so `-C` or `x;y` would have reached the command line).
-    if (v.schedflags !== null && !/^[a-z0-9][a-z0-9-]*(,[a-z0-9][a-z0-9-]*)*$/.test(v.schedflags)) {
-      throw new ConfigError(
-        file,
-        lines.get(v)?.schedflags ?? v.line,
+    const at = (name: string) => lineOf(v, name) ?? v.line;
+    const fail = (line: number, msg: string): never => {
+      throw new ConfigError(file, line, msg);
+    };
+    if (v.schedflags !== null && !SCHEDFLAGS.test(v.schedflags)) {
+      fail(
+        at('schedflags'),
         `invalid sched-flags "${v.schedflags}": a comma-separated list of flag names (e.g. sh-fallback,sh-port)`,
       );
     }
-    const negotiates = v.checktype === 'negotiate' || v.checktype === 'combined';
-    if (!negotiates) continue;
-    const at = lines.get(v) ?? {};
-    if (USES_RECEIVE.has(v.service)) {
-      compiles(file, v.receive, at.receive ?? v.line);
-      for (const r of v.reals) if (r.receive !== null) compiles(file, r.receive, r.line);
+    if (v.checktype !== 'negotiate' && v.checktype !== 'combined') continue;
+    const kind = SERVICES.get(v.service)?.kind;
+    if (!kind) continue;
+    if (kind.usesReceive) {
+      compiles(fail, v.receive, at('receive'));
+      for (const r of v.reals) if (r.receive !== null) compiles(fail, r.receive, r.line);
     }
-    if (v.service === 'oracle') {
-      // No Oracle server can be run in this project's tests, so there is no tested check.
-      throw new ConfigError(
-        file,
-        at.service ?? v.line,
-        'service=oracle negotiate checks are not supported by this ldirectord: use checktype=connect, or checktype=external with a checkcommand that runs your query',
-      );
-    }
-    if (SQL.has(v.service)) {
-      if (!v.login)
-        throw new ConfigError(
-          file,
-          at.service ?? v.line,
-          `a ${v.service} check needs login="..." (the original logged "Must specify a login and request string" and kept every real down)`,
-        );
-      if (!v.request.replace(/^\//, '')) {
-        throw new ConfigError(
-          file,
-          at.service ?? v.line,
-          `a ${v.service} check needs request="<query>" (the original logged "Must specify a login and request string" and kept every real down)`,
-        );
-      }
+    if (kind.unsupported) fail(at('service'), kind.unsupported);
+    const lead = `a ${v.service} check needs`;
+    const was = '(the original logged "Must specify a login and request string" and kept every real down)';
+    if (kind.requires?.login && !v.login) fail(at('service'), `${lead} login="..." ${was}`);
+    if (kind.requires?.request) {
+      if (!v.request.replace(/^\//, '')) fail(at('service'), `${lead} request="<query>" ${was}`);
       for (const r of v.reals) {
-        if (r.request !== null && !r.request.replace(/^\//, ''))
-          throw new ConfigError(file, r.line, `a ${v.service} check needs a non-empty per-real request`);
+        if (r.request !== null && !r.request.replace(/^\//, '')) fail(r.line, `${lead} a non-empty per-real request`);
       }
     }
   }
 }
 
-function compiles(file: string, receive: string, line: number): void {
-  if (!receive) return;
+function compiles(fail: (line: number, msg: string) => never, receive: string, line: number): void {
   try {
-    perlRegex(toByteString(receive));
+    compileReceive(receive);
   } catch (e) {
     if (!(e instanceof PerlRegexError)) throw e;
-    throw new ConfigError(file, line, `invalid receive string "${receive}": ${e.message}`);
+    fail(line, `invalid receive string "${receive}": ${e.message}`);
   }
 }

@@ -14,7 +14,7 @@
  * Destination keys are what the kernel will hold: ipvsadm rewrites the port of a gate or
  * ipip real to the virtual's port (not for fwmark services), so `rip:vport` (W-6).
  */
-import type { RealServer, VirtualService } from '../parser/model';
+import { protocolOf, virtualLabel, type RealServer, type VirtualService } from '../parser/model';
 import { destKey, serviceKey, type Dest, type ServiceAttrs, type ServiceId } from './table';
 
 export type RealState = 'up' | 'down' | 'pending';
@@ -58,8 +58,8 @@ export interface PlanOptions {
 }
 
 export function serviceIdOf(v: VirtualService): ServiceId {
-  const proto = v.protocol;
-  const addr = proto === 'fwm' ? String(v.fwmark) : destKey(v.address!, v.port);
+  const proto = protocolOf(v);
+  const addr = virtualLabel(v);
   return { key: serviceKey(proto, addr, v.ipv6), proto, addr, ipv6: v.ipv6 };
 }
 
@@ -70,7 +70,7 @@ export function kernelDestKey(
   port: number,
   forward: RealServer['forward'],
 ): string {
-  const mapped = v.protocol !== 'fwm' && forward !== 'masq' ? v.port : port;
+  const mapped = v.endpoint.kind === 'address' && forward !== 'masq' ? v.endpoint.port : port;
   return destKey(address, mapped);
 }
 
@@ -120,11 +120,11 @@ export function planVirtual(v: VirtualService, health: HealthView, opts: PlanOpt
   return {
     ...id,
     vid: v.id,
-    label: v.protocol === 'fwm' ? String(v.fwmark) : destKey(v.address!, v.port),
+    label: virtualLabel(v),
     scheduler: v.scheduler,
     persistent: v.persistent,
     netmask: v.persistent !== null ? v.netmask : null,
-    ops: v.ops && v.protocol === 'udp',
+    ops: v.ops && protocolOf(v) === 'udp',
     schedflags: v.schedflags,
     dests,
     known,

@@ -10,7 +10,7 @@
  *   - A pending member goes down at its first failure; failures while down are counted
  *     but change nothing.
  */
-import type { CheckResult } from '../checks/types';
+import type { CheckResult } from '../checks/kernel';
 import type { HealthView, MemberView, RealState } from '../reconcile/plan';
 import type { VirtualService } from '../parser/model';
 import { memberKey, type Member, type ProbePlan } from './probes';

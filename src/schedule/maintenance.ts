@@ -10,7 +10,11 @@
  */
 import { readdir } from 'node:fs/promises';
 import { lookupService } from 'node:dns/promises';
+import type { CheckResult } from '../checks/kernel';
 import { bracketHost } from '../parser/model';
+
+/** The result a real in maintenance gets instead of a check (forced: no failurecount). */
+export const IN_MAINTENANCE: CheckResult = { up: false, cause: 'maintenance', reason: 'Server in maintenance', ms: 0 };
 
 export class Maintenance {
   private files = new Set<string>();

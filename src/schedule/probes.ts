@@ -3,14 +3,14 @@
  * would run the same check (Perl's "real id" de-duplication, spec §4).
  *
  * A probe's identity is what it sends and where, with its deadline: the full probe spec
- * (checks/target.ts). Two virtuals listing the same real with the same check share one
+ * (schedule/target.ts). Two virtuals listing the same real with the same check share one
  * probe and one timer, and its result fans out to both. Unlike Perl's real id, weight and
  * forwarding method are not part of the identity (they do not change what is sent), while
  * login, method and timeouts are (Perl silently used the first virtual's values).
  */
 import type { Config, RealServer, VirtualService } from '../parser/model';
-import { watchFor, type Watch } from '../checks/target';
-import type { ProbeSpec } from '../checks/types';
+import { watchFor, type Watch } from './target';
+import type { ProbeSpec } from '../checks/registry';
 import { destKey } from '../reconcile/table';
 
 export interface Member {
@@ -42,7 +42,7 @@ export function memberKey(v: VirtualService, r: RealServer): string {
   return `${v.id}|${destKey(r.address, r.port)}`;
 }
 
-/** A spec as JSON; its receive pattern says itself what it is (checks/target.ts toJSON). */
+/** A spec as JSON; its receive pattern says itself what it is (checks/receive.ts toJSON). */
 function specKey(spec: ProbeSpec): string {
   return JSON.stringify(spec);
 }

@@ -22,10 +22,15 @@
  * - checktype=N (combined): N connect checks after each good negotiate check, then a
  *   negotiate again; a failed connect forces a negotiate next (spec §5 item 9).
  */
-import type { CheckResult, ProbeSpec } from '../checks/types';
+import type { CheckResult } from '../checks/kernel';
+import type { ProbeSpec } from '../checks/registry';
 import type { Clock } from './clock';
 import type { ProbeDef } from './probes';
 import { IndexedHeap } from '../util/heap';
+import { IN_MAINTENANCE } from './maintenance';
+
+/** The result of a checktype=on "check": up, nothing sent. */
+export const CHECKTYPE_ON: CheckResult = { up: true, cause: 'ok', reason: 'checktype on', ms: 0 };
 
 export interface SchedulerDeps {
   clock: Clock;
@@ -33,7 +38,7 @@ export interface SchedulerDeps {
   run: (spec: ProbeSpec, signal: AbortSignal) => Promise<CheckResult>;
   /** Deliver a result. `forced`: maintenance, bypassing failurecount. */
   onResult: (probe: ProbeDef, result: CheckResult, forced: boolean) => void;
-  /** Free what a check kept for a probe that is gone (checks/index.ts releaseSpec). */
+  /** Free what a check kept for a probe that is gone (checks/registry.ts releaseSpec). */
   release?: (spec: ProbeSpec) => void;
   /** Whether a real is in maintenance (maintenance.ts); absent means never. */
   inMaintenance?: (probe: ProbeDef) => boolean;
@@ -289,11 +294,11 @@ export class Scheduler {
     let result: CheckResult;
     let forced = false;
     if (this.deps.inMaintenance?.(s.def)) {
-      result = { up: false, reason: 'Server in maintenance', ms: 0 };
+      result = IN_MAINTENANCE;
       forced = true;
     } else {
       const { spec, negotiate } = this.pickSpec(s);
-      if (spec === null) result = { up: true, reason: 'checktype on', ms: 0 };
+      if (spec === null) result = CHECKTYPE_ON;
       else result = await this.deps.run(spec, this.halt.signal);
       if (s.def.watch.mode === 'combined') {
         if (negotiate) s.numConnects = result.up ? 0 : s.numConnects;

@@ -132,10 +132,10 @@ virtual=10.0.0.1:80
     // The engine starts before the plugins: this result arrives before start().
     mf.event({
       ...probeEvent,
-      result: { up: false, reason: 'got "a|b 100%"\r\nsecond line; auth Sekr3tPw refused', ms: 1 },
+      result: { up: false, cause: 'error', reason: 'got "a|b 100%"\r\nsecond line; auth Sekr3tPw refused', ms: 1 },
     });
     mf.start(testHost(h.cfg));
-    mf.event({ ...probeEvent, result: { up: true, reason: 'HTTP 200 OK', ms: 1 } });
+    mf.event({ ...probeEvent, result: { up: true, cause: 'ok', reason: 'HTTP 200 OK', ms: 1 } });
     await mf.idle();
     const text = readFileSync(file, 'utf8');
     assert.equal(
@@ -165,7 +165,7 @@ virtual=10.0.0.1:80
     mf.event(e);
     await mf.idle();
     renameSync(file, file + '.1');
-    mf.event({ ...e, result: { up: false, reason: 'second', ms: 1 } });
+    mf.event({ ...e, result: { up: false, cause: 'error', reason: 'second', ms: 1 } });
     await mf.idle();
     assert.match(readFileSync(file + '.1', 'utf8'), /\[up\] HTTP 200 OK\n$/);
     assert.equal(

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { runProbe } from '../../src/checks/run';
-import type { ConnectSpec } from '../../src/checks/types';
+import type { ConnectSpec } from '../../src/checks/connect';
 import { requirePart } from '../helpers/env';
 import { blackhole, closedPort, closeServer, eventually, listen, tcpSocketsTo } from '../helpers/net';
 

@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { runProbe, timeoutReason } from '../../src/checks/run';
-import { checkDns, questionFor, resolverSearchConfig, reverseName, searchNames } from '../../src/checks/dns';
-import { compileReceive } from '../../src/checks/target';
-import type { DnsSpec } from '../../src/checks/types';
+import { runProbe } from '../../src/checks/run';
+import { timeoutReason } from '../../src/checks/kernel';
+import { dns as dnsKind, questionFor, resolverSearchConfig, reverseName, searchNames } from '../../src/checks/dns';
+import { compileReceive } from '../../src/checks/receive';
+import type { DnsSpec } from '../../src/checks/dns';
 import { requirePart, which } from '../helpers/env';
 import { ADDR, freePort, openSockets, settle, tempDir } from '../helpers/throwaway';
 import { BIG_ADDRESSES, BIG_NAME, missingDnsmasq, startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq';
@@ -301,7 +302,7 @@ describe('checks: dns (real dnsmasq)', function () {
         const ac = new AbortController();
         const timer = setTimeout(() => ac.abort(new Error(timeoutReason(s.timeoutMs))), s.timeoutMs);
         // The check itself (not the runner's backstop) must answer the abort.
-        const r = await checkDns(s, { signal: ac.signal });
+        const r = await dnsKind.run(s, { signal: ac.signal });
         clearTimeout(timer);
         assert.deepEqual([r.up, r.reason], [false, timeoutReason(1200)]);
       }

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProbe } from '../../src/checks/run';
-import type { ExternalSpec } from '../../src/checks/types';
+import type { ExternalSpec } from '../../src/checks/external';
 import { requirePart, which } from '../helpers/env';
 import { eventually } from '../helpers/net';
 

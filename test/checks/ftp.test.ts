@@ -4,8 +4,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { runProbe } from '../../src/checks/run';
-import type { FtpSpec } from '../../src/checks/types';
-import { compileReceive } from '../../src/checks/target';
+import type { FtpSpec } from '../../src/checks/ftp';
+import { compileReceive } from '../../src/checks/receive';
 import { requirePart } from '../helpers/env';
 import { ADDR, V6, silentServer, within } from '../helpers/mail-net';
 import { FTP_USER, HEALTH_TEXT, missingVsftpd, startVsftpd, type Vsftpd } from '../helpers/mail-vsftpd';
@@ -88,7 +88,10 @@ describe('checks: ftp against a real vsftpd', function () {
       assert.deepEqual([head.up, head.reason], [true, 'FTP RETR /big.bin: first 1048576 bytes, receive matched']);
       const tail = await runProbe(spec({ path: '/big.bin', receive: 'END-OF-BIG-FILE' }));
       assert.equal(tail.up, false);
-      assert.match(tail.reason, /^FTP RETR \/big\.bin: first 1048576 bytes, receive did not match; got "a{60}…"$/);
+      assert.match(
+        tail.reason,
+        /^FTP RETR \/big\.bin: first 1048576 bytes, receive did not match; got "a{60}\.\.\. \(1048576 bytes\)"$/,
+      );
     });
 
     it('refuses to send a request containing a line break (command injection)', async () => {

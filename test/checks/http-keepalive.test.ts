@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { closeHttpAgent } from '../../src/checks/http';
 import { runProbe } from '../../src/checks/run';
-import type { HttpSpec } from '../../src/checks/types';
+import type { HttpSpec } from '../../src/checks/http';
 
 const H = '127.10.2.1';
 const spec = (port: number): HttpSpec => ({

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
-import { checkHttp, closeHttpAgent } from '../../src/checks/http';
+import { http, closeHttpAgent } from '../../src/checks/http';
 import { runProbe } from '../../src/checks/run';
-import { compileReceive } from '../../src/checks/target';
-import type { HttpSpec } from '../../src/checks/types';
+import { compileReceive } from '../../src/checks/receive';
+import type { HttpSpec } from '../../src/checks/http';
 import { requirePart } from '../helpers/env';
 import { blackhole, closedPort, closeServer, eventually, listen, tcpSocketsTo } from '../helpers/net';
 import { selfSigned } from '../helpers/tls';
@@ -273,7 +273,7 @@ describe('checks: http negotiate', function () {
 
     it('called with only a signal (no runner hook), an abort still ends it and closes the connection', async () => {
       const ac = new AbortController();
-      const p = checkHttp(spec({ url: `http://${HUNG}:${hungPort}/`, timeoutMs: 10000 }), { signal: ac.signal });
+      const p = http.run(spec({ url: `http://${HUNG}:${hungPort}/`, timeoutMs: 10000 }), { signal: ac.signal });
       assert.ok(await eventually(() => hungSockets.size === 1), 'the request is under way');
       ac.abort(new Error('gave up'));
       const r = await p;

@@ -4,10 +4,11 @@
  * base search with (objectClass=*), up on exactly one entry whose DN matches receive.
  */
 import assert from 'node:assert/strict';
-import { runProbe, timeoutReason } from '../../src/checks/run';
-import { checkLdap } from '../../src/checks/ldap';
-import { compileReceive } from '../../src/checks/target';
-import type { LdapSpec } from '../../src/checks/types';
+import { runProbe } from '../../src/checks/run';
+import { timeoutReason } from '../../src/checks/kernel';
+import { ldap } from '../../src/checks/ldap';
+import { compileReceive } from '../../src/checks/receive';
+import type { LdapSpec } from '../../src/checks/ldap';
 import { requirePart } from '../helpers/env';
 import { ADDR, freePort, openSockets, settle } from '../helpers/throwaway';
 import { MONITOR_DN, MONITOR_PASSWORD, SUFFIX, missingSlapd, startSlapd, type Slapd } from '../helpers/slapd';
@@ -195,7 +196,7 @@ describe('checks: ldap / ldaps (real slapd)', function () {
         const ac = new AbortController();
         const timer = setTimeout(() => ac.abort(new Error(timeoutReason(s.timeoutMs))), s.timeoutMs);
         // The check itself (not the runner's backstop) must answer the abort.
-        const r = await checkLdap(s, { signal: ac.signal });
+        const r = await ldap.run(s, { signal: ac.signal });
         clearTimeout(timer);
         assert.deepEqual([r.up, r.reason], [false, timeoutReason(800)]);
         const viaRunner = await runProbe(s);

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { createServer, type AddressInfo } from 'node:net';
 import { runProbe } from '../../src/checks/run';
-import type { MailboxSpec } from '../../src/checks/types';
+import type { MailboxSpec } from '../../src/checks/mailbox';
 import { requirePart } from '../helpers/env';
 import { ALICE, BOB, CAROL, missingDovecot, startDovecot, type Dovecot } from '../helpers/mail-dovecot';
 import { ADDR, V6, silentServer, within } from '../helpers/mail-net';
@@ -16,7 +16,8 @@ const LABEL: Record<Service, string> = { pop: 'POP3', pops: 'POP3S', imap: 'IMAP
 
 function spec(service: Service, port: number, o: Partial<MailboxSpec> = {}): MailboxSpec {
   return {
-    kind: service.startsWith('pop') ? 'pop' : 'imap',
+    kind: 'mailbox',
+    protocol: service.startsWith('pop') ? 'pop' : 'imap',
     tls: service.endsWith('s'),
     host: ADDR.mailbox,
     port,

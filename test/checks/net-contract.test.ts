@@ -4,11 +4,15 @@
  * signal that is already aborted ends them at once with its reason.
  */
 import assert from 'node:assert/strict';
-import { checkDns } from '../../src/checks/dns';
-import { checkLdap } from '../../src/checks/ldap';
-import { checkRadius } from '../../src/checks/radius';
-import { checkSip } from '../../src/checks/sip';
-import type { CheckContext, DnsSpec, LdapSpec, RadiusSpec, SipSpec } from '../../src/checks/types';
+import { dns } from '../../src/checks/dns';
+import { ldap } from '../../src/checks/ldap';
+import { radius } from '../../src/checks/radius';
+import { sip } from '../../src/checks/sip';
+import type { CheckContext } from '../../src/checks/kernel';
+import type { DnsSpec } from '../../src/checks/dns';
+import type { LdapSpec } from '../../src/checks/ldap';
+import type { RadiusSpec } from '../../src/checks/radius';
+import type { SipSpec } from '../../src/checks/sip';
 import { ADDR, openSockets, settle } from '../helpers/throwaway';
 
 type AnyCheck = (port: number, ctx: CheckContext) => Promise<{ up: boolean; reason: string }>;
@@ -16,7 +20,7 @@ type AnyCheck = (port: number, ctx: CheckContext) => Promise<{ up: boolean; reas
 const host = ADDR.nobody;
 const checks: Record<string, AnyCheck> = {
   ldap: (port, ctx) =>
-    checkLdap(
+    ldap.run(
       {
         kind: 'ldap',
         tls: false,
@@ -31,7 +35,7 @@ const checks: Record<string, AnyCheck> = {
       ctx,
     ),
   ldaps: (port, ctx) =>
-    checkLdap(
+    ldap.run(
       {
         kind: 'ldap',
         tls: true,
@@ -46,7 +50,7 @@ const checks: Record<string, AnyCheck> = {
       ctx,
     ),
   'dns udp': (port, ctx) =>
-    checkDns(
+    dns.run(
       {
         kind: 'dns',
         host,
@@ -59,7 +63,7 @@ const checks: Record<string, AnyCheck> = {
       ctx,
     ),
   'dns tcp': (port, ctx) =>
-    checkDns(
+    dns.run(
       {
         kind: 'dns',
         host,
@@ -72,14 +76,14 @@ const checks: Record<string, AnyCheck> = {
       ctx,
     ),
   radius: (port, ctx) =>
-    checkRadius(
+    radius.run(
       { kind: 'radius', host, port, secret: 's', user: 'u', password: 'p', timeoutMs: 1000 } satisfies RadiusSpec,
       ctx,
     ),
   'sip udp': (port, ctx) =>
-    checkSip({ kind: 'sip', host, port, udp: true, user: 'u@example.test', timeoutMs: 1000 } satisfies SipSpec, ctx),
+    sip.run({ kind: 'sip', host, port, udp: true, user: 'u@example.test', timeoutMs: 1000 } satisfies SipSpec, ctx),
   'sip tcp': (port, ctx) =>
-    checkSip({ kind: 'sip', host, port, udp: false, user: 'u@example.test', timeoutMs: 1000 } satisfies SipSpec, ctx),
+    sip.run({ kind: 'sip', host, port, udp: false, user: 'u@example.test', timeoutMs: 1000 } satisfies SipSpec, ctx),
 };
 
 describe('checks: ldap, dns, radius, sip contract', () => {
@@ -97,7 +101,11 @@ describe('checks: ldap, dns, radius, sip contract', () => {
       const before = openSockets();
       const ac = new AbortController();
       ac.abort(new Error('stopped'));
-      assert.deepEqual(await check(53, { signal: ac.signal }), { up: false, reason: 'stopped' });
+      assert.deepEqual(await check(53, { signal: ac.signal }), {
+        up: false,
+        cause: 'stopped',
+        reason: 'stopped',
+      });
       await settle();
       assert.equal(openSockets(), before);
     });

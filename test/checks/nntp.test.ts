@@ -10,7 +10,7 @@
 import { strict as assert } from 'node:assert';
 import { createServer, type Server } from 'node:net';
 import { runProbe } from '../../src/checks/run';
-import type { NntpSpec } from '../../src/checks/types';
+import type { NntpSpec } from '../../src/checks/nntp';
 import { requirePart } from '../helpers/env';
 import { BAD_FQDN, GOOD_FQDN, missingLeafnode, startLeafnode, type Leafnode } from '../helpers/mail-leafnode';
 import { ADDR, V6, closedPort, silentServer, within } from '../helpers/mail-net';

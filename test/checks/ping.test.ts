@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { runProbe } from '../../src/checks/run';
-import type { PingSpec } from '../../src/checks/types';
+import type { PingSpec } from '../../src/checks/ping';
 import { requirePart, which } from '../helpers/env';
 import { readdirSync, readFileSync } from 'node:fs';
 import { blackhole, eventually } from '../helpers/net';

@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { runProbe, timeoutReason } from '../../src/checks/run';
-import { accessRequest, checkRadius, hidePassword, judgeReply } from '../../src/checks/radius';
-import type { RadiusSpec } from '../../src/checks/types';
+import { runProbe } from '../../src/checks/run';
+import { timeoutReason } from '../../src/checks/kernel';
+import { accessRequest, radius as radiusKind, hidePassword, judgeReply } from '../../src/checks/radius';
+import type { RadiusSpec } from '../../src/checks/radius';
 import { requirePart } from '../helpers/env';
 import { ADDR, freePort, openSockets, settle } from '../helpers/throwaway';
 import {
@@ -35,7 +36,11 @@ describe('checks: radius packets (RFC 2865 section 7.1 example)', () => {
 
   it("accepts the RFC's Access-Accept and rejects it with another secret or a changed byte", () => {
     const accept = Buffer.from('0200002686fe220e7624ba2a1005f6bf9b55e0b20606000000010f06000000000e06c0a80103', 'hex');
-    assert.deepEqual(judgeReply(accept, 0, requestAuthenticator, secret), { up: true, reason: 'Access-Accept' });
+    assert.deepEqual(judgeReply(accept, 0, requestAuthenticator, secret), {
+      up: true,
+      cause: 'ok',
+      reason: 'Access-Accept',
+    });
     assert.equal(judgeReply(accept, 0, requestAuthenticator, Buffer.from('other'))?.up, false);
     const tampered = Buffer.from(accept);
     tampered[tampered.length - 1] ^= 1;
@@ -186,7 +191,7 @@ describe('checks: radius (real FreeRADIUS)', function () {
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(new Error(timeoutReason(s.timeoutMs))), s.timeoutMs);
       // The check itself (not the runner's backstop) must answer the abort.
-      const r = await checkRadius(s, { signal: ac.signal });
+      const r = await radiusKind.run(s, { signal: ac.signal });
       clearTimeout(timer);
       assert.deepEqual([r.up, r.reason], [false, timeoutReason(1200)]);
     } finally {

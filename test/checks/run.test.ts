@@ -5,15 +5,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeHttpAgent } from '../../src/checks/http';
-import { CHECKS } from '../../src/checks/index';
-import { errorReason, formatSeconds, runProbe, timeoutReason } from '../../src/checks/run';
-import type { NoneSpec } from '../../src/checks/types';
+import { CHECK_KINDS } from '../../src/checks/registry';
+import { runProbe } from '../../src/checks/run';
+import { formatSeconds, timeoutReason, errorText } from '../../src/checks/kernel';
+import type { NoneSpec } from '../../src/checks/none';
 
 describe('checks: runner', () => {
   const none = (timeoutMs = 1000): NoneSpec => ({ kind: 'none', timeoutMs });
-  const original = CHECKS.none;
+  const original = CHECK_KINDS.none.run;
   afterEach(() => {
-    CHECKS.none = original;
+    CHECK_KINDS.none.run = original;
   });
 
   it('formats timeouts as the reasons say them', () => {
@@ -31,11 +32,11 @@ describe('checks: runner', () => {
 
   it('gives the check an AbortSignal that fires at the deadline with the timeout reason', async () => {
     let seen: unknown;
-    CHECKS.none = (_s, { signal }) =>
+    CHECK_KINDS.none.run = (_s, { signal }) =>
       new Promise((resolve) => {
         signal.addEventListener('abort', () => {
           seen = signal.reason;
-          resolve({ up: false, reason: (signal.reason as Error).message });
+          resolve({ up: false, cause: 'error', reason: (signal.reason as Error).message });
         });
       });
     const r = await runProbe(none(300));
@@ -44,26 +45,30 @@ describe('checks: runner', () => {
   });
 
   it('does not wait for a check that ignores its signal (backstop)', async () => {
-    CHECKS.none = () => new Promise(() => undefined);
+    CHECK_KINDS.none.run = () => new Promise(() => undefined);
     const r = await runProbe(none(200));
     assert.deepEqual([r.up, r.reason], [false, 'timed out after 0.2 s']);
   });
 
   it('turns an exception into a down result', async () => {
-    CHECKS.none = async () => {
+    CHECK_KINDS.none.run = async () => {
       throw Object.assign(new Error('boom'), { code: 'EBOOM', syscall: 'read' });
     };
     const r = await runProbe(none());
     assert.deepEqual([r.up, r.reason], [false, 'read EBOOM']);
-    assert.equal(errorReason(new Error('plain')), 'plain');
-    assert.equal(errorReason('text'), 'text');
+    assert.equal(errorText(new Error('plain')), 'plain');
+    assert.equal(errorText('text'), 'text');
   });
 
   it('reports "stopped" when the daemon stops, even before the check starts', async () => {
     const stop = new AbortController();
     stop.abort();
-    CHECKS.none = (_s, { signal }) =>
-      Promise.resolve({ up: !signal.aborted, reason: signal.aborted ? (signal.reason as Error).message : 'ran' });
+    CHECK_KINDS.none.run = (_s, { signal }) =>
+      Promise.resolve({
+        up: !signal.aborted,
+        cause: signal.aborted ? 'stopped' : 'ok',
+        reason: signal.aborted ? (signal.reason as Error).message : 'ran',
+      });
     const r = await runProbe(none(), stop.signal);
     assert.deepEqual([r.up, r.reason], [false, 'stopped']);
   });
@@ -71,10 +76,10 @@ describe('checks: runner', () => {
   it('aborts the signal once the check is done if something still listens on it', async () => {
     let sig: AbortSignal | undefined;
     let told = 0;
-    CHECKS.none = async (_s, { signal }) => {
+    CHECK_KINDS.none.run = async (_s, { signal }) => {
       sig = signal;
       signal.addEventListener('abort', () => told++); // left behind by the check
-      return { up: true, reason: 'ok' };
+      return { up: true, cause: 'ok', reason: 'ok' };
     };
     await runProbe(none());
     assert.equal(sig?.aborted, true);
@@ -84,13 +89,13 @@ describe('checks: runner', () => {
   it('gives a probe a fresh, unaborted signal for every check (a clean one is reused)', async () => {
     const seen: AbortSignal[] = [];
     let cleanup = true;
-    CHECKS.none = async (_s, { signal }) => {
+    CHECK_KINDS.none.run = async (_s, { signal }) => {
       assert.equal(signal.aborted, false);
       seen.push(signal);
       const f = () => undefined;
       signal.addEventListener('abort', f);
       if (cleanup) signal.removeEventListener('abort', f);
-      return { up: true, reason: 'ok' };
+      return { up: true, cause: 'ok', reason: 'ok' };
     };
     const spec = none();
     await runProbe(spec);
@@ -107,10 +112,10 @@ describe('checks: runner', () => {
     // Two runs of one spec at once never share a signal.
     cleanup = true;
     const both: AbortSignal[] = [];
-    CHECKS.none = async (_s, { signal }) => {
+    CHECK_KINDS.none.run = async (_s, { signal }) => {
       both.push(signal);
       await new Promise((r) => setTimeout(r, 20));
-      return { up: true, reason: 'ok' };
+      return { up: true, cause: 'ok', reason: 'ok' };
     };
     await Promise.all([runProbe(spec), runProbe(spec)]);
     assert.notEqual(both[0], both[1]);

@@ -7,8 +7,8 @@ import { strict as assert } from 'node:assert';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import { runProbe } from '../../src/checks/run';
-import { compileReceive } from '../../src/checks/target';
-import type { SimpleTcpSpec } from '../../src/checks/types';
+import { compileReceive } from '../../src/checks/receive';
+import type { SimpleTcpSpec } from '../../src/checks/simpletcp';
 import { ADDR, V6, closedPort, within } from '../helpers/mail-net';
 
 interface TcpScript {
@@ -196,7 +196,7 @@ describe('checks: simpletcp', function () {
       assert.equal(r.up, false);
       assert.match(
         r.reason,
-        /^simpletcp: no line matched receive \(1024 lines, first "x+…"\) in the first 1048576 bytes$/,
+        /^simpletcp: no line matched receive \(1024 lines, first "x+\.\.\. \(1023 bytes\)"\) in the first 1048576 bytes$/,
       );
     });
   });

@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { runProbe, timeoutReason } from '../../src/checks/run';
-import { checkSip, optionsRequest } from '../../src/checks/sip';
-import type { SipSpec } from '../../src/checks/types';
+import { runProbe } from '../../src/checks/run';
+import { timeoutReason } from '../../src/checks/kernel';
+import { sip, optionsRequest } from '../../src/checks/sip';
+import type { SipSpec } from '../../src/checks/sip';
 import { requirePart } from '../helpers/env';
 import { ADDR, freePort, openSockets, settle } from '../helpers/throwaway';
 import { missingSipp, startSipp, type Sipp } from '../helpers/sipp';
@@ -220,7 +221,7 @@ describe('checks: sip (real SIPp)', function () {
         const ac = new AbortController();
         const timer = setTimeout(() => ac.abort(new Error(timeoutReason(s.timeoutMs))), s.timeoutMs);
         // The check itself (not the runner's backstop) must answer the abort.
-        const r = await checkSip(s, { signal: ac.signal });
+        const r = await sip.run(s, { signal: ac.signal });
         clearTimeout(timer);
         assert.deepEqual([r.up, r.reason], [false, timeoutReason(1200)], srv.transport);
       } finally {

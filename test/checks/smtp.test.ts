@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { runProbe } from '../../src/checks/run';
-import type { SmtpSpec } from '../../src/checks/types';
+import type { SmtpSpec } from '../../src/checks/smtp';
 import { ADDR, V6, closedPort, within } from '../helpers/mail-net';
 
 interface Running {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { runProbe } from '../../src/checks/run';
-import type { SqlSpec } from '../../src/checks/types';
+import type { SqlSpec } from '../../src/checks/sql';
 import { requirePart } from '../helpers/env';
 import { MariaDb } from '../helpers/mariadb';
 import { closedPort, eventually, tcpSocketsTo } from '../helpers/net';
@@ -30,7 +30,8 @@ describe('checks: sql negotiate', function () {
   describe('mysql (MariaDB)', () => {
     let db: MariaDb | undefined;
     const spec = (over: Partial<SqlSpec> = {}): SqlSpec => ({
-      kind: 'mysql',
+      kind: 'sql',
+      engine: 'mysql',
       host: MY,
       port: db!.port,
       user: 'ldcheck',
@@ -125,7 +126,8 @@ describe('checks: sql negotiate', function () {
   describe('pgsql (PostgreSQL)', () => {
     let pg: Postgres | undefined;
     const spec = (over: Partial<SqlSpec> = {}): SqlSpec => ({
-      kind: 'pgsql',
+      kind: 'sql',
+      engine: 'pgsql',
       host: PG,
       port: pg!.port,
       user: 'ldcheck',
@@ -192,7 +194,8 @@ describe('checks: sql negotiate', function () {
   describe('pgsql against a server that only accepts TLS (pg_hba hostssl)', () => {
     let pg: Postgres | undefined;
     const spec = (over: Partial<SqlSpec> = {}): SqlSpec => ({
-      kind: 'pgsql',
+      kind: 'sql',
+      engine: 'pgsql',
       host: PG_TLS,
       port: pg!.port,
       user: 'ldcheck',
@@ -233,16 +236,7 @@ describe('checks: sql negotiate', function () {
   });
 
   it('oracle is refused (the parser rejects it first)', async () => {
-    const r = await runProbe({
-      kind: 'oracle',
-      host: MY,
-      port: 1521,
-      user: 'u',
-      password: 'p',
-      database: 'd',
-      query: 'SELECT 1 FROM DUAL',
-      timeoutMs: 1000,
-    });
+    const r = await runProbe({ kind: 'oracle', timeoutMs: 1000 });
     assert.deepEqual([r.up, r.reason], [false, 'service=oracle negotiate checks are not supported']);
   });
 });

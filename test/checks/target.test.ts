@@ -7,8 +7,12 @@
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/parser/read-config';
 import { parseServices, servicesLookup, type Resolver } from '../../src/parser/resolve';
-import { negotiateSpec, watchFor, type Watch } from '../../src/checks/target';
-import type { ExternalSpec, HttpSpec, PingSpec, ProbeSpec, SqlSpec } from '../../src/checks/types';
+import { negotiateSpec, watchFor, type Watch } from '../../src/schedule/target';
+import type { ExternalSpec } from '../../src/checks/external';
+import type { HttpSpec } from '../../src/checks/http';
+import type { PingSpec } from '../../src/checks/ping';
+import type { ProbeSpec } from '../../src/checks/registry';
+import type { SqlSpec } from '../../src/checks/sql';
 
 const SERVICES = servicesLookup(
   parseServices(
@@ -230,7 +234,8 @@ describe('checks: spec builder (Perl ld_setup / ld_checkport / _check_real)', ()
       assert.equal(http(w.get('tcp:10.0.0.2:80 10.1.0.2:8080')).url, 'http://10.1.0.2:9000/');
       const sql = probe(w.get('fwm:7 10.1.0.3:0')) as SqlSpec;
       assert.deepEqual(sql, {
-        kind: 'mysql',
+        kind: 'sql',
+        engine: 'mysql',
         host: '10.1.0.3',
         port: 3306,
         user: 'u',
@@ -276,7 +281,8 @@ describe('checks: spec builder (Perl ld_setup / ld_checkport / _check_real)', ()
         ),
       );
       assert.deepEqual(probe(w.get('tcp:10.0.0.1:5432 10.1.0.1:5432')), {
-        kind: 'pgsql',
+        kind: 'sql',
+        engine: 'pgsql',
         host: '10.1.0.1',
         port: 5432,
         user: 'check',

@@ -4,7 +4,8 @@
  * test/checks exercises against real servers).
  */
 import { Engine, type EngineEvent } from '../../src/daemon/engine';
-import type { CheckResult, ProbeSpec } from '../../src/checks/types';
+import type { CheckResult } from '../../src/checks/kernel';
+import type { ProbeSpec } from '../../src/checks/registry';
 import { FakeClock } from '../../src/testing/fake-clock';
 import { FakeIpvs } from '../helpers/fake-ipvs';
 import { config } from '../helpers/config';
@@ -46,24 +47,30 @@ export async function harness(
     const host =
       'host' in spec ? spec.host : spec.kind === 'http' ? new URL(spec.url).hostname.replace(/^\[|\]$/g, '') : null;
     checks.push(`${spec.kind} ${host ?? ''}`);
-    if (spec.kind === 'none') return Promise.resolve({ up: true, reason: 'none', ms: 0 });
+    if (spec.kind === 'none') return Promise.resolve({ up: true, cause: 'ok', reason: 'none', ms: 0 });
     const state = host ? (servers.get(host) ?? 'down') : 'down';
     if (state === 'hang') {
       return new Promise((resolve) => {
         const t = clock.setTimeout(
-          () => resolve({ up: false, reason: `timed out after ${spec.timeoutMs / 1000} s`, ms: spec.timeoutMs }),
+          () =>
+            resolve({
+              up: false,
+              cause: 'timeout',
+              reason: `timed out after ${spec.timeoutMs / 1000} s`,
+              ms: spec.timeoutMs,
+            }),
           spec.timeoutMs,
         );
         signal.addEventListener('abort', () => {
           clock.clearTimeout(t);
-          resolve({ up: false, reason: 'stopped', ms: 0 });
+          resolve({ up: false, cause: 'stopped', reason: 'stopped', ms: 0 });
         });
       });
     }
     return Promise.resolve(
       state === 'up'
-        ? { up: true, reason: 'HTTP 200 OK', ms: 1 }
-        : { up: false, reason: 'connect ECONNREFUSED', ms: 1 },
+        ? { up: true, cause: 'ok', reason: 'HTTP 200 OK', ms: 1 }
+        : { up: false, cause: 'refused', reason: 'connect ECONNREFUSED', ms: 1 },
     );
   };
   const engine = new Engine({

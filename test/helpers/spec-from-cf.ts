@@ -5,8 +5,8 @@
  */
 import { parseConfig } from '../../src/parser/read-config';
 import { systemResolver } from '../../src/parser/resolve';
-import { negotiateSpec } from '../../src/checks/target';
-import type { ProbeSpec } from '../../src/checks/types';
+import { negotiateSpec } from '../../src/schedule/target';
+import type { ProbeSpec } from '../../src/checks/registry';
 
 /** The negotiate spec of the first real of the first virtual in `cf`. */
 export async function specFromConfig<K extends ProbeSpec['kind']>(

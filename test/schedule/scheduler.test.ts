@@ -5,7 +5,8 @@
  * own while never running it again.
  */
 import assert from 'node:assert/strict';
-import type { CheckResult, ProbeSpec } from '../../src/checks/types';
+import type { CheckResult } from '../../src/checks/kernel';
+import type { ProbeSpec } from '../../src/checks/registry';
 import { FakeClock } from '../../src/testing/fake-clock';
 import type { ProbeDef } from '../../src/schedule/probes';
 import { Scheduler } from '../../src/schedule/scheduler';
@@ -35,9 +36,9 @@ function setup(opts: { hang?: boolean } = {}) {
     clock,
     run: (spec: ProbeSpec): Promise<CheckResult> => {
       started.push((spec as { host: string }).host);
-      if (!opts.hang) return Promise.resolve({ up: true, reason: 'ok', ms: 0 });
+      if (!opts.hang) return Promise.resolve({ up: true, cause: 'ok', reason: 'ok', ms: 0 });
       return new Promise((resolve) => {
-        const end = () => resolve({ up: true, reason: 'ok', ms: 0 });
+        const end = () => resolve({ up: true, cause: 'ok', reason: 'ok', ms: 0 });
         open.add(end);
       });
     },
