@@ -7,7 +7,7 @@
  *
  *   node --expose-gc .test-build/bench/soak.js [--hours 1] [--reals 2000] [--flap 0.01]
  */
-import { Engine } from '../src/daemon/engine';
+import { Engine } from '../src/engine/engine';
 import type { CheckResult } from '../src/checks/kernel';
 import type { ProbeSpec } from '../src/checks/registry';
 import { FakeClock } from '../src/testing/fake-clock';

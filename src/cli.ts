@@ -31,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'logs':
       return (await import('./cli/logs.js')).runLogs(action.config, action.logs);
     case 'daemon':
-      return (await import('./daemon/control.js')).runControl({
+      return (await import('./cli/control.js')).runControl({
         command: action.command,
         config: action.config,
         cfgname: action.cfgname,

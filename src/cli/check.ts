@@ -4,10 +4,8 @@
  * file is opened, no ipvsadm is run.
  */
 import { dumpConfig } from '../parser/dump';
-import { locateConfig, daemonHostname } from '../parser/locate';
+import { loadConfig, locateConfig } from '../parser/load';
 import { ConfigError, formatWarning } from '../parser/model';
-import { readConfigFile } from '../parser/read-config';
-import { systemResolver } from '../parser/resolve';
 import type { GlobalOptions } from './args';
 
 export async function runCheck(config: string, opts: GlobalOptions): Promise<number> {
@@ -19,11 +17,7 @@ export async function runCheck(config: string, opts: GlobalOptions): Promise<num
     return 1;
   }
   try {
-    const cfg = await readConfigFile(file, {
-      resolver: systemResolver(),
-      hostname: daemonHostname(),
-      checkFiles: false,
-    });
+    const cfg = await loadConfig(file);
     for (const w of cfg.warnings) process.stderr.write(formatWarning(file, w) + '\n');
     if (opts.json) process.stdout.write(JSON.stringify(dumpConfig(cfg), null, 2) + '\n');
     else {

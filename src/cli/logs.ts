@@ -16,10 +16,8 @@ import { guardAt, LogFollower } from '../logs/follow';
 import type { LogLine } from '../logs/line';
 import { renderJson, renderText, useColour } from '../logs/render';
 import { readBackwards } from '../logs/tail';
-import { daemonHostname, locateConfig } from '../parser/locate';
+import { loadConfig, locateConfig } from '../parser/load';
 import { ConfigError } from '../parser/model';
-import { readConfigFile } from '../parser/read-config';
-import { systemResolver } from '../parser/resolve';
 import type { LogsOptions } from './args';
 
 /**
@@ -40,12 +38,7 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
   let supervised: boolean;
   try {
     // Only the globals matter here: no files are checked and checks are not validated.
-    const cfg = await readConfigFile(file, {
-      resolver: systemResolver(),
-      hostname: daemonHostname(),
-      checkFiles: false,
-      validateChecks: false,
-    });
+    const cfg = await loadConfig(file, { checkFiles: false, validateChecks: false });
     ({ logfile, supervised } = cfg.global);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;

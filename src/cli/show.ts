@@ -1,50 +1,21 @@
 /**
  * `ldirectord [CONFIG] status -v` / `show [--json]`: the running daemon's live table, from
  * its status socket: every virtual, every real with its health, its weight in the kernel,
- * its last check (time, latency, reason), and the fallback.
+ * its last check (time, latency, reason), and the fallback. `--json` prints the daemon's
+ * answer as it is (status-protocol.ts StatusAnswer; engine/view.ts for the virtuals).
  */
-import { locateConfig } from '../parser/locate';
 import { readPidFile } from '../daemon/pidfile';
-import { queryDaemon, socketPath } from '../daemon/status-client';
+import { query, socketPath, type StatusAnswer } from '../daemon/status-protocol';
+import type { VirtualView } from '../engine/view';
+import { locateConfig } from '../parser/load';
 import type { GlobalOptions } from './args';
-
-interface Real {
-  real: string;
-  state: string;
-  weight: number;
-  kernelWeight: number | null;
-  lastCheck: string | null;
-  lastMs: number | null;
-  lastReason: string | null;
-  failures: number;
-}
-
-interface Virtual {
-  id: string;
-  service: string;
-  inKernel: boolean;
-  scheduler: string;
-  reals: Real[];
-  fallback: { server: string; inKernel: boolean } | null;
-}
-
-interface Status {
-  pid: number;
-  config: string;
-  started: string;
-  dryRun: boolean;
-  ipvsadm: string;
-  checks: { probes: number; inFlight: number };
-  reconcile: { lastError: string | null };
-  virtuals: Virtual[];
-}
 
 export async function runShow(config: string, cfgname: string, opts: GlobalOptions): Promise<number> {
   const file = locateConfig(config) ?? config;
   const pid = readPidFile(cfgname);
-  let status: Status;
+  let status: StatusAnswer;
   try {
-    status = (await queryDaemon(cfgname, 'status')) as Status;
+    status = await query(cfgname, 'status');
   } catch (e) {
     if (pid.running === null) {
       process.stdout.write(`ldirectord is stopped for ${file}\n`);
@@ -63,43 +34,48 @@ export async function runShow(config: string, cfgname: string, opts: GlobalOptio
   return 0;
 }
 
-function ago(iso: string | null, now: number): string {
+/** `12s ago`, `5m ago`, `2h ago`, `never`. */
+export function ago(iso: string | null, now: number): string {
   if (!iso) return 'never';
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
   return s < 120 ? `${s}s ago` : s < 7200 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
 }
 
-export function render(st: Status, now: number): string {
+/** A virtual and its reals as an aligned table (status -v, and dry-run's summary). */
+export function renderVirtual(v: VirtualView, now: number, note = ''): string[] {
+  const out = [`${v.id}  (${v.scheduler}${v.inKernel ? '' : ', NOT in the kernel'})${note}`];
+  const rows = [['REAL', 'STATE', 'WEIGHT', 'KERNEL', 'CHECKED', 'LATENCY', 'REASON']];
+  for (const r of v.reals) {
+    rows.push([
+      r.real,
+      r.state,
+      String(r.weight),
+      r.kernelWeight === null ? '-' : String(r.kernelWeight),
+      ago(r.lastCheck, now),
+      r.lastMs === null ? '-' : `${r.lastMs} ms`,
+      r.lastReason ?? '',
+    ]);
+  }
+  const widths = rows[0]!.map((_c, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  for (const row of rows) {
+    out.push(
+      '  ' +
+        row
+          .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd(),
+    );
+  }
+  if (v.fallback) out.push(`  fallback ${v.fallback.server}: ${v.fallback.inKernel ? 'IN (serving)' : 'out'}`);
+  return out;
+}
+
+export function render(st: StatusAnswer, now: number): string {
   const out: string[] = [];
   out.push(
     `ldirectord for ${st.config}: pid ${st.pid}, running since ${st.started}${st.dryRun ? ' (dry-run)' : ''}, ${st.checks.probes} checks, ${st.checks.inFlight} in flight, ipvsadm ${st.ipvsadm}`,
   );
   if (st.reconcile.lastError) out.push(`last ipvsadm error: ${st.reconcile.lastError}`);
-  for (const v of st.virtuals) {
-    out.push('');
-    out.push(`${v.id}  (${v.scheduler}${v.inKernel ? '' : ', NOT in the kernel'})`);
-    const rows = [['REAL', 'STATE', 'WEIGHT', 'KERNEL', 'CHECKED', 'LATENCY', 'REASON']];
-    for (const r of v.reals) {
-      rows.push([
-        r.real,
-        r.state,
-        String(r.weight),
-        r.kernelWeight === null ? '-' : String(r.kernelWeight),
-        ago(r.lastCheck, now),
-        r.lastMs === null ? '-' : `${r.lastMs} ms`,
-        r.lastReason ?? '',
-      ]);
-    }
-    const widths = rows[0]!.map((_c, i) => Math.max(...rows.map((row) => row[i]!.length)));
-    for (const row of rows)
-      out.push(
-        '  ' +
-          row
-            .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!)))
-            .join('  ')
-            .trimEnd(),
-      );
-    if (v.fallback) out.push(`  fallback ${v.fallback.server}: ${v.fallback.inKernel ? 'IN (serving)' : 'out'}`);
-  }
+  for (const v of st.virtuals) out.push('', ...renderVirtual(v, now));
   return out.join('\n') + '\n';
 }

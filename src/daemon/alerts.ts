@@ -51,7 +51,9 @@ import { destKey } from '../reconcile/table';
 import { realClock, type Clock } from '../schedule/clock';
 import { perlTrue } from '../perl/strings';
 import type { DaemonPlugin } from './daemon';
-import type { EngineEvent, Logger } from './engine';
+import type { EngineEvent } from '../engine/events';
+import { alertSubject, isPurge } from '../reconcile/ops';
+import type { Logger } from '../util/log';
 
 /** What the plugin needs from the daemon (the Daemon class has all of it). */
 export interface AlertHost {
@@ -99,35 +101,22 @@ export interface Alert {
 
 /** The alert for an engine event, or null when the original sends none for it. */
 export function alertFor(e: EngineEvent): Alert | null {
-  if (e.type === 'purged')
+  if (e.type === 'purged') {
     return { vid: e.v.id, subject: e.message, key: `${e.v.id}|${destKey(e.r.address, e.r.port)}`, down: null };
+  }
   if (e.type !== 'applied') return null;
   const op = e.op;
+  const subject = alertSubject(op, e.context);
   switch (op.kind) {
-    case 'addDest': {
-      const key = `${op.svc.vid}|${op.dest.label}`;
-      // Perl mails its "Readd Quiescent …" line as "Quiescent …" (_remove_service).
-      if (op.dest.role === 'real' && op.dest.weight === 0)
-        return {
-          vid: op.svc.vid,
-          subject: e.message.replace(/^Readd /, ''),
-          key,
-          down: `${op.dest.key} (${op.svc.label})`,
-        };
-      return { vid: op.svc.vid, subject: e.message, key, down: null };
-    }
+    case 'addDest':
     case 'editDest': {
-      const key = `${op.svc.vid}|${op.dest.label}`;
-      if (op.dest.role === 'real' && op.dest.weight === 0)
-        return { vid: op.svc.vid, subject: e.message, key, down: `${op.dest.key} (${op.svc.label})` };
-      return { vid: op.svc.vid, subject: e.message, key, down: null };
+      // A real taken to weight 0 (quiesced, or re-added quiesced) is a real taken down.
+      const down = op.dest.role === 'real' && op.dest.weight === 0 ? `${op.dest.key} (${op.svc.label})` : null;
+      return { vid: op.svc.vid, subject, key: `${op.svc.vid}|${op.dest.label}`, down };
     }
     case 'deleteDest': {
-      const key = `${op.svc.vid}|${op.label}`;
-      const purge = e.message.startsWith('Purged ');
-      if (op.role === 'real' && !purge)
-        return { vid: op.svc.vid, subject: e.message, key, down: `${op.before.key} (${op.svc.label})` };
-      return { vid: op.svc.vid, subject: e.message, key, down: null };
+      const down = op.role === 'real' && !isPurge(op, e.context) ? `${op.before.key} (${op.svc.label})` : null;
+      return { vid: op.svc.vid, subject, key: `${op.svc.vid}|${op.label}`, down };
     }
     default:
       return null;

@@ -4,36 +4,40 @@
  * - TERM (and INT, QUIT): stop the checks, apply cleanstop, log
  *   `Linux Director Daemon terminated on signal: TERM`, remove the pid file, exit 0. A
  *   hung check cannot delay this: checks are aborted, and the whole stop is bounded.
- * - HUP: reload. Reloads are serialised and coalesced: any number of HUPs during a reload
- *   cause exactly one more.
+ * - HUP: reload. Reloads are serialised and coalesced (a bounded-frequency runner): any
+ *   number of HUPs during a reload cause exactly one more.
  * - Autoreload: the config file is watched (chokidar: editors that write a temp file and
- *   rename it, files written in several steps); changes are debounced, then the content's
- *   MD5 is compared with the running one, and only a real change is reported (and, with
- *   autoreload=yes, reloaded), as the original does. `callback` runs on every change.
+ *   rename it, files written in several steps) and, as the original does in its main
+ *   loop, looked at once per checkinterval; a change is settled for 300 ms, then the
+ *   content's MD5 is compared with the running one, and only a real change is reported
+ *   (and, with autoreload=yes, reloaded), as the original does. `callback` runs on every change.
  * - A reload parses the new file completely first; if it is invalid the error is logged
  *   with its line and the running config stays in force, untouched.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
-import { runProbe } from '../checks/run';
-import { releaseSpec } from '../checks/registry';
 import { closeHttpAgent } from '../checks/http';
+import { releaseSpec } from '../checks/registry';
+import { runProbe } from '../checks/run';
+import { Engine } from '../engine/engine';
+import type { EngineEvent } from '../engine/events';
+import { carryOver } from '../parser/carry-over';
+import { readConfigBytes } from '../parser/files';
+import { daemonHostname } from '../parser/load';
 import { ConfigError, formatWarning, type Config, type DaemonStatus } from '../parser/model';
-import { readConfigFile } from '../parser/read-config';
+import { parseConfig } from '../parser/read-config';
 import { systemResolver } from '../parser/resolve';
-import { daemonHostname } from '../parser/locate';
 import { DryRunIpvs, Ipvsadm, findIpvsadm, type IpvsAdapter } from '../reconcile/ipvsadm';
 import { realClock } from '../schedule/clock';
-import { Engine, type EngineEvent } from './engine';
+import { BoundedRunner } from '../schedule/runner';
 import { runCommand } from './exec';
+import { maxChecksInFlight } from './limits';
 import { createLogger, destinationFor, type DaemonLogger } from './logging';
+import { tuneHeap } from './memory';
+import { worldWritableWarnings } from './permissions';
 import { removePidFile, writePidFile } from './pidfile';
 import { Redactor } from './redact';
-import { maxChecksInFlight } from './limits';
-import { worldWritableWarnings } from './permissions';
-import { tuneHeap } from './memory';
-import { carryOver } from '../parser/carry-over';
 
 export const VERSION_STR = 'Linux Director v1.186-ha';
 
@@ -62,6 +66,8 @@ export interface DaemonPlugin {
 const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGXCPU', 'SIGXFSZ', 'SIGSYS'];
 /** Upper bound for stopping (cleanup included), kept under the OCF agent's 15 s stop timeout. */
 const STOP_BOUND_MS = 12000;
+/** A change to the config file is acted on once it has been quiet this long. */
+const FILE_SETTLE_MS = 300;
 
 export class Daemon {
   readonly engine: Engine;
@@ -70,9 +76,8 @@ export class Daemon {
   config: Config;
   digest: string;
   private watcher: FSWatcher | null = null;
-  private debounce: NodeJS.Timeout | null = null;
-  private reloading: Promise<void> | null = null;
-  private reloadAgain = false;
+  private readonly reloads: BoundedRunner;
+  private readonly fileChecks: BoundedRunner;
   private stopping: Promise<number> | null = null;
   private resolveDone!: (code: number) => void;
   /** Keeps the process alive: every other timer of the daemon is unref'd. */
@@ -99,14 +104,8 @@ export class Daemon {
     this.config = cfg;
     this.digest = md5(bytes);
     this.redactor = new Redactor(cfg);
-    this.log = createLogger(
-      destinationFor(cfg.global.logfile, { debug: opts.debug, supervised: cfg.global.supervised }),
-      {
-        cfgname: opts.cfgname,
-        debug: opts.debug,
-        redactor: this.redactor,
-      },
-    );
+    const dest = destinationFor(cfg.global.logfile, { debug: opts.debug, supervised: cfg.global.supervised });
+    this.log = createLogger(dest, { cfgname: opts.cfgname, debug: opts.debug, redactor: this.redactor });
     this.plugins = opts.plugins ?? [];
     const real = new Ipvsadm(findIpvsadm(opts.ipvsadm));
     this.ipvs = opts.dryRun
@@ -119,35 +118,47 @@ export class Daemon {
       runProbe,
       releaseProbe: releaseSpec,
       maxInFlight: maxChecksInFlight(),
-      onEvent: (e) => {
-        for (const p of this.plugins) p.event?.(e);
-        // The last first check: settle after the engine has handled it (its reconcile request).
-        if (
-          e.type === 'transition' &&
-          (e.t.kind === 'up' || e.t.kind === 'down') &&
-          e.t.from === 'pending' &&
-          --this.pendingFirst === 0
-        ) {
-          queueMicrotask(() => this.settle(this.statusGen));
-        }
-      },
-      runFallbackCommand: (cmd, args) => {
-        if (opts.dryRun) {
-          this.log.info(`dry-run: would run fallbackcommand: ${cmd} ${args.join(' ')}`);
-          return;
-        }
-        void runCommand(cmd, args).then((r) => {
-          if (!r.ok) this.log.error(`fallbackcommand failed: ${cmd} ${args.join(' ')}: ${r.detail}`);
-        });
-      },
+      onEvent: (e) => this.onEvent(e),
+      runFallbackCommand: (cmd, args) => this.fallbackCommand(cmd, args),
+    });
+    this.reloads = new BoundedRunner({
+      clock: realClock,
+      run: () => this.reloadOnce().then(() => true),
+      minGapMs: 0,
+      periodMs: () => 0,
+    });
+    this.fileChecks = new BoundedRunner({
+      clock: realClock,
+      // The periodic look (a missed event, a network filesystem) reads the file only when
+      // its stat changed; an event always does.
+      run: (why) => this.checkFile({ onlyIfStatChanged: why === 'periodic' }).then(() => true),
+      minGapMs: 0,
+      settleMs: FILE_SETTLE_MS,
+      periodMs: () => this.config.global.checkinterval * 1000,
     });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
+  private onEvent(e: EngineEvent): void {
+    for (const p of this.plugins) p.event?.(e);
+    // The last first check: settle after the engine has handled it (its reconcile request).
+    const first = e.type === 'transition' && (e.t.kind === 'up' || e.t.kind === 'down') && e.t.from === 'pending';
+    if (first && --this.pendingFirst === 0) queueMicrotask(() => this.settle(this.statusGen));
+  }
+
+  private fallbackCommand(cmd: string, args: string[]): void {
+    if (this.opts.dryRun) {
+      this.log.info(`dry-run: would run fallbackcommand: ${cmd} ${args.join(' ')}`);
+      return;
+    }
+    void runCommand(cmd, args).then((r) => {
+      if (!r.ok) this.log.error(`fallbackcommand failed: ${cmd} ${args.join(' ')}: ${r.detail}`);
+    });
+  }
+
   async start(): Promise<void> {
     const { opts, log } = this;
-    for (const w of this.config.warnings) log.warn(formatWarning(opts.configFile, w));
-    for (const w of worldWritableWarnings(opts.configFile, this.config)) log.warn(`Warning: ${w}`);
+    this.warnAbout(this.config);
     log.info(
       opts.debug || this.config.global.supervised
         ? `Starting ${VERSION_STR} with pid: ${process.pid}`
@@ -169,55 +180,55 @@ export class Daemon {
     opts.onReady?.();
   }
 
+  private warnAbout(cfg: Config): void {
+    for (const w of cfg.warnings) this.log.warn(formatWarning(this.opts.configFile, w));
+    for (const w of worldWritableWarnings(this.opts.configFile, cfg)) this.log.warn(`Warning: ${w}`);
+  }
+
   /** Reload from disk (HUP or autoreload): parse first; on error keep the running config. */
   reload(): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    if (this.reloading) {
-      this.reloadAgain = true;
-      return this.reloading;
-    }
-    this.reloading = (async () => {
-      do {
-        this.reloadAgain = false;
-        await this.reloadOnce();
-      } while (this.reloadAgain && !this.stopping);
-    })().finally(() => {
-      this.reloading = null;
-    });
-    return this.reloading;
+    return this.stopping ? Promise.resolve() : this.reloads.request();
   }
 
   private async reloadOnce(): Promise<void> {
+    if (this.stopping) return;
     const { log, opts } = this;
     const gen = ++this.statusGen;
     const was = this.status;
     this.status = 'reloading';
-    let bytes: Buffer;
-    let cfg: Config;
-    // New checks wait while the file is parsed and the plan installed (at most a second:
-    // see Scheduler.hold), so a reload of 10,000 reals is applied in a fraction of that.
-    this.engine.scheduler.hold();
+    let bytes: Buffer | null = null;
     try {
-      bytes = readFileSync(opts.configFile);
-      // A zero-byte file is almost always one caught half-written (truncate, then write):
-      // applying it would take every service down. A file meant to be empty says so with
-      // a comment.
-      if (bytes.length === 0)
-        throw new ConfigError(
-          opts.configFile,
-          0,
-          'the file is empty (write a comment line to really configure nothing)',
-        );
-      cfg = await readConfigFile(opts.configFile, {
-        resolver: systemResolver(),
-        hostname: daemonHostname(),
-        checkFiles: true,
-        debug: opts.debug,
+      // New checks wait while the file is parsed and the plan installed (engine.reload).
+      await this.engine.reload(async () => {
+        bytes = readConfigBytes(opts.configFile);
+        // A zero-byte file is almost always one caught half-written (truncate, then write):
+        // applying it would take every service down. A file meant to be empty says so with
+        // a comment.
+        if (bytes.length === 0) {
+          throw new ConfigError(
+            opts.configFile,
+            0,
+            'the file is empty (write a comment line to really configure nothing)',
+          );
+        }
+        const parsed = await parseConfig(bytes, opts.configFile, {
+          resolver: systemResolver(),
+          hostname: daemonHostname(),
+          checkFiles: true,
+          debug: opts.debug,
+        });
+        // Unchanged virtual services stay the objects the engine runs (their checks, health
+        // and plans carry over; see parser/carry-over.ts).
+        const cfg = carryOver(this.config, parsed);
+        tuneHeap(realCount(cfg));
+        this.stats.reloads++;
+        this.stats.lastReloadError = null;
+        this.digest = md5(bytes);
+        this.warnAbout(cfg);
+        this.config = cfg;
+        this.redactor.update(cfg);
+        return cfg;
       });
-      // Unchanged virtual services stay the objects the engine runs (their checks, health
-      // and plans carry over; see parser/carry-over.ts).
-      cfg = carryOver(this.config, cfg);
-      tuneHeap(realCount(cfg));
     } catch (e) {
       this.stats.reloadFailures++;
       const msg =
@@ -225,24 +236,10 @@ export class Daemon {
       this.stats.lastReloadError = msg;
       log.error(`${msg} (keeping the running configuration)`);
       if (gen === this.statusGen) this.status = was;
-      this.engine.scheduler.release();
       this.settle(gen);
       return;
     }
-    this.stats.reloads++;
-    this.stats.lastReloadError = null;
-    this.digest = md5(bytes);
-    for (const w of cfg.warnings) log.warn(formatWarning(opts.configFile, w));
-    for (const w of worldWritableWarnings(opts.configFile, cfg)) log.warn(`Warning: ${w}`);
-    this.config = cfg;
-    this.redactor.update(cfg);
-    try {
-      await this.engine.reload(cfg);
-    } finally {
-      this.engine.scheduler.release();
-    }
-
-    for (const p of this.plugins) p.reloaded?.(cfg);
+    for (const p of this.plugins) p.reloaded?.(this.config);
     this.settle(gen);
   }
 
@@ -254,60 +251,42 @@ export class Daemon {
    */
   private settle(gen: number): void {
     if (gen !== this.statusGen || this.stopping || this.status === 'running') return;
-    let pending = 0;
-    for (const m of this.engine.health.members.values()) if (m.state === 'pending') pending++;
-    this.pendingFirst = pending;
-    if (pending) return;
+    this.pendingFirst = this.engine.pendingCount();
+    if (this.pendingFirst) return;
     // Joins a reconcile in progress (and its follow-up run) or applies what is dirty now.
-    void this.engine
-      .reconcile({ context: 'run' })
-      .catch(() => undefined)
-      .then(() => {
-        if (gen === this.statusGen && !this.stopping) this.status = 'running';
-      });
+    void this.engine.reconcileNow().then(() => {
+      if (gen === this.statusGen && !this.stopping) this.status = 'running';
+    });
   }
 
-  /**
-   * Watch the config file for changes (spec §3.1 autoreload / callback). chokidar gives the
-   * events; as a safety net (a missed event, a network filesystem) the file is also looked
-   * at once per checkinterval, as the original does in its main loop.
-   */
+  /** Watch the config file for changes (spec §3.1 autoreload / callback). */
   private watch(): void {
     const file = this.opts.configFile;
     this.watcher = watch(file, { persistent: false, ignoreInitial: true, atomic: true, awaitWriteFinish: false });
-    const changed = () => {
-      if (this.debounce) clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => void this.checkFile(), 300);
-    };
-    for (const ev of ['change', 'add', 'unlink', 'addDir', 'unlinkDir'] as const) this.watcher.on(ev, changed);
+    for (const ev of ['change', 'add', 'unlink', 'addDir', 'unlinkDir'] as const) {
+      this.watcher.on(ev, () => void this.fileChecks.request());
+    }
     this.watcher.on('error', () => undefined);
-    const poll = () => {
-      this.pollTimer = setTimeout(() => {
-        void this.checkFile({ onlyIfStatChanged: true }).finally(poll);
-      }, this.config.global.checkinterval * 1000);
-      this.pollTimer.unref();
-    };
-    poll();
+    this.fileChecks.start();
   }
 
-  private pollTimer: NodeJS.Timeout | null = null;
   private lastStat = '';
   private lastFileError: string | null = null;
 
   /** Perl check_cfgfile: has the content really changed? Then reload or ignore, and run callback. */
-  async checkFile(opts2: { onlyIfStatChanged?: boolean } = {}): Promise<void> {
+  async checkFile(how: { onlyIfStatChanged?: boolean } = {}): Promise<void> {
     if (this.stopping) return;
     const { log, opts } = this;
     let digest: string;
     try {
       const st = statSync(opts.configFile);
       const stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.isFile()}`;
-      if (opts2.onlyIfStatChanged && stamp === this.lastStat) return;
+      if (how.onlyIfStatChanged && stamp === this.lastStat) return;
       this.lastStat = stamp;
-      if (!st.isFile()) throw new Error('not a regular file');
-      digest = md5(readFileSync(opts.configFile));
+      digest = md5(readConfigBytes(opts.configFile));
     } catch (e) {
-      const why = `Error reading file ${opts.configFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (keeping the running configuration)`;
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = `Error reading file ${opts.configFile}: ${code ?? (e as ConfigError).detail ?? (e as Error).message} (keeping the running configuration)`;
       // Said once per distinct problem, not at every look.
       if (why !== this.lastFileError) log.error(why);
       this.lastFileError = why;
@@ -350,8 +329,8 @@ export class Daemon {
 
   private async stopInner(): Promise<void> {
     await this.watcher?.close().catch(() => undefined);
-    if (this.debounce) clearTimeout(this.debounce);
-    if (this.pollTimer) clearTimeout(this.pollTimer);
+    await this.fileChecks.stop();
+    await this.reloads.stop();
     // The engine first, so plugins (alerts, monitorfile) still see the stop-time purges.
     try {
       await this.engine.stop();

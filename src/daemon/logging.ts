@@ -20,7 +20,7 @@ import { appendFile } from 'node:fs';
 import winston from 'winston';
 import Transport from 'winston-transport';
 import { perlLocaltime } from '../perl/localtime';
-import type { Logger } from './engine';
+import type { Logger } from '../util/log';
 import type { Redactor } from './redact';
 
 export type LogDestination =

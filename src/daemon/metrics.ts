@@ -15,11 +15,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import type { EngineEvent } from '../engine/events';
 import { hostPort } from '../parser/model';
-import { kernelDestKey, serviceIdOf } from '../reconcile/plan';
-import { memberKey } from '../schedule/probes';
 import type { Daemon, DaemonPlugin } from './daemon';
-import type { EngineEvent } from './engine';
 
 export function parseListen(spec: string): { host: string; port: number } {
   // PORT, :PORT, ADDR:PORT or [IPv6]:PORT
@@ -75,7 +73,7 @@ export class Metrics implements DaemonPlugin {
       else this.checksDown++;
     } else if (e.type === 'transition' && (e.t.kind === 'up' || e.t.kind === 'down')) {
       const m = e.t.member.member;
-      const key = `virtual="${esc(m.v.id)}",real="${esc(`${m.r.address}:${m.r.port}`)}",to="${e.t.kind}"`;
+      const key = `virtual="${esc(m.v.id)}",real="${esc(hostPort(m.r.address, m.r.port))}",to="${e.t.kind}"`;
       this.transitions.set(key, (this.transitions.get(key) ?? 0) + 1);
     }
   }
@@ -83,20 +81,15 @@ export class Metrics implements DaemonPlugin {
   render(): string {
     const d = this.daemon!;
     const e = d.engine;
-    const table = e.reconciler.snapshot;
     const up: string[] = [];
     const weight: string[] = [];
     const latency: string[] = [];
-    for (const v of d.config.virtuals) {
-      const svc = table?.get(serviceIdOf(v).key);
+    for (const v of e.view()) {
       for (const r of v.reals) {
-        const labels = `virtual="${esc(v.id)}",real="${esc(`${r.address}:${r.port}`)}"`;
-        const mh = e.health.members.get(memberKey(v, r));
-        const p = mh?.probe ? e.health.probes.get(mh.probe) : undefined;
-        up.push(`ldirectord_real_up{${labels}} ${mh?.state === 'up' ? 1 : 0}`);
-        const dest = svc?.dests.get(kernelDestKey(v, r.address, r.port, r.forward));
-        weight.push(`ldirectord_real_weight{${labels}} ${dest ? dest.weight : -1}`);
-        if (p?.last) latency.push(`ldirectord_real_check_latency_seconds{${labels}} ${p.last.ms / 1000}`);
+        const labels = `virtual="${esc(v.id)}",real="${esc(r.real)}"`;
+        up.push(`ldirectord_real_up{${labels}} ${r.state === 'up' ? 1 : 0}`);
+        weight.push(`ldirectord_real_weight{${labels}} ${r.kernelWeight ?? -1}`);
+        if (r.lastMs !== null) latency.push(`ldirectord_real_check_latency_seconds{${labels}} ${r.lastMs / 1000}`);
       }
     }
     const st = e.reconciler.stats;

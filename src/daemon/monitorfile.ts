@@ -18,7 +18,8 @@
 import { appendFile } from 'node:fs';
 import { bracketHost, protocolOf, type RealServer, type VirtualService } from '../parser/model';
 import type { DaemonPlugin } from './daemon';
-import type { EngineEvent, Logger } from './engine';
+import type { EngineEvent } from '../engine/events';
+import type { Logger } from '../util/log';
 import { perlLocaltime } from '../perl/localtime';
 import { quotemeta } from '../perl/strings';
 

@@ -255,6 +255,8 @@ export class DryRunIpvs implements IpvsAdapter {
   readonly name: string;
   spawned = 0;
   private table: Table | null = null;
+  /** The real table as first read (what the commands would be applied to). */
+  initial: Table = new Map();
   /** Why the real table could not be read (the plan is then against an empty table). */
   unavailable: string | null = null;
   readonly commands: string[][] = [];
@@ -275,6 +277,7 @@ export class DryRunIpvs implements IpvsAdapter {
         this.table = new Map();
       }
       this.spawned = this.real.spawned;
+      this.initial = cloneTable(this.table);
     }
     return cloneTable(this.table);
   }

@@ -41,8 +41,11 @@ export function opId(op: Op): string {
   }
 }
 
+/** What a reconcile is part of: start or reload ('start'), the running daemon ('run'), stop. */
+export type OpContext = 'run' | 'start' | 'stop';
+
 /** The original's log line for an op that was carried out. */
-export function opMessage(op: Op, context: 'run' | 'start' | 'stop' = 'run'): string {
+export function opMessage(op: Op, context: OpContext = 'run'): string {
   switch (op.kind) {
     case 'addService':
       return `Added virtual server: ${op.svc.label}`;
@@ -66,7 +69,7 @@ export function opMessage(op: Op, context: 'run' | 'start' | 'stop' = 'run'): st
       return `Restored ${role} server: ${d.label} (${op.svc.label}) (Weight set to ${d.weight})`;
     }
     case 'deleteDest':
-      if (op.role === 'stale' || context !== 'run')
+      if (isPurge(op, context))
         return `Purged real server (${context === 'stop' ? 'stop' : 'start'}): ${op.before.key} (${op.svc.label})`;
       return `Deleted ${op.role} server: ${mapped(op.before.key, op.label)}(${op.svc.label})`;
   }
@@ -75,4 +78,20 @@ export function opMessage(op: Op, context: 'run' | 'start' | 'stop' = 'run'): st
 /** Perl names a rewritten gate/ipip destination `rip:vport mapped from rip:rport `. */
 function mapped(key: string, label: string): string {
   return key === label ? `${key} ` : `${key} mapped from ${label} `;
+}
+
+/** Whether a deleted destination is a purge (start, reload, stop, or not the config's own). */
+export function isPurge(op: Op & { kind: 'deleteDest' }, context: OpContext): boolean {
+  return op.role === 'stale' || context !== 'run';
+}
+
+/**
+ * The subject of the e-mail the original sends for an op (Perl ld_emailalert_send): the
+ * log line, except that a real re-added at weight 0 is mailed as "Quiescent real server"
+ * (_remove_service), not as its "Readd Quiescent" log line.
+ */
+export function alertSubject(op: Op, context: OpContext): string {
+  const message = opMessage(op, context);
+  const readd = op.kind === 'addDest' && op.dest.role === 'real' && op.dest.weight === 0;
+  return readd ? message.replace(/^Readd /, '') : message;
 }

@@ -15,18 +15,8 @@
  * ipip real to the virtual's port (not for fwmark services), so `rip:vport` (W-6).
  */
 import { protocolOf, virtualLabel, type RealServer, type VirtualService } from '../parser/model';
+import type { HealthView, RealState } from '../schedule/health';
 import { destKey, serviceKey, type Dest, type ServiceAttrs, type ServiceId } from './table';
-
-export type RealState = 'up' | 'down' | 'pending';
-
-export interface MemberView {
-  state: RealState;
-  /** Placed in the table since the last start or reload (see readdquiescent above). */
-  placed: boolean;
-}
-
-/** Health as the planner sees it: the state of real `i` of virtual `v`. */
-export type HealthView = (v: VirtualService, realIndex: number) => MemberView;
 
 /**
  * exact: must be present with these values; zeroIfPresent: if present, weight 0;

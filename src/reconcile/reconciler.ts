@@ -14,7 +14,7 @@
  */
 import type { Desired } from './plan';
 import { diff, type Op, type Retired } from './diff';
-import { opArgv, opId, opMessage } from './ops';
+import { opArgv, opId, opMessage, type OpContext } from './ops';
 import { IpvsError, type IpvsAdapter, type RunResult } from './ipvsadm';
 import type { Table } from './table';
 
@@ -70,7 +70,7 @@ export class Reconciler {
   async reconcile(
     desired: Desired,
     retire: readonly Retired[],
-    opts: { fresh?: boolean; context?: 'run' | 'start' | 'stop'; unchanged?: boolean; complete?: boolean } = {},
+    opts: { fresh?: boolean; context?: OpContext; unchanged?: boolean; complete?: boolean } = {},
   ): Promise<ReconcileReport> {
     const t0 = Date.now();
     this.stats.reconciles++;

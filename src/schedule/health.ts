@@ -11,9 +11,19 @@
  *     but change nothing.
  */
 import type { CheckResult } from '../checks/kernel';
-import type { HealthView, MemberView, RealState } from '../reconcile/plan';
 import type { VirtualService } from '../parser/model';
 import { memberKey, type Member, type ProbePlan } from './probes';
+
+export type RealState = 'up' | 'down' | 'pending';
+
+export interface MemberView {
+  state: RealState;
+  /** Placed in the table since the last start or reload (see readdquiescent above). */
+  placed: boolean;
+}
+
+/** Health as the planner sees it: the state of real `i` of virtual `v`. */
+export type HealthView = (v: VirtualService, realIndex: number) => MemberView;
 
 export interface ProbeHealth {
   key: string;

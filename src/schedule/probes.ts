@@ -8,10 +8,9 @@
  * forwarding method are not part of the identity (they do not change what is sent), while
  * login, method and timeouts are (Perl silently used the first virtual's values).
  */
-import type { Config, RealServer, VirtualService } from '../parser/model';
 import { watchFor, type Watch } from './target';
 import type { ProbeSpec } from '../checks/registry';
-import { destKey } from '../reconcile/table';
+import { hostPort, type Config, type RealServer, type VirtualService } from '../parser/model';
 
 export interface Member {
   /** Stable across reloads: the virtual's id and the real's address and port. */
@@ -39,7 +38,7 @@ export interface ProbePlan {
 }
 
 export function memberKey(v: VirtualService, r: RealServer): string {
-  return `${v.id}|${destKey(r.address, r.port)}`;
+  return `${v.id}|${hostPort(r.address, r.port)}`;
 }
 
 /** A spec as JSON; its receive pattern says itself what it is (checks/receive.ts toJSON). */
@@ -54,7 +53,7 @@ export function probeKey(w: Exclude<Watch, { mode: 'off' }>, r: RealServer): str
     case 'combined':
       return `combined ${w.every} ${specKey(w.negotiate)} ${specKey(w.connect)}`;
     case 'on':
-      return `on ${destKey(r.address, r.port)}`;
+      return `on ${hostPort(r.address, r.port)}`;
   }
 }
 

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import type { Config, DaemonStatus } from '../../src/parser/model';
 import { Redactor } from '../../src/daemon/redact';
-import type { Logger } from '../../src/daemon/engine';
+import type { Logger } from '../../src/util/log';
 
 export interface Received {
   /** MAIL FROM. */

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EngineEvent } from '../../src/daemon/engine';
+import type { EngineEvent } from '../../src/engine/engine';
 import { MonitorFile, encodeMonitorMessage, monitorLine, realIdForLog } from '../../src/daemon/monitorfile';
 import { config } from '../helpers/config';
 import { harness } from '../engine/harness';

@@ -4,7 +4,7 @@
  * the fake kernel; the scale benchmark measures the same on the real executable.
  */
 import assert from 'node:assert/strict';
-import { BURST_SPACING_MS } from '../../src/daemon/engine';
+import { BURST_SPACING_MS } from '../../src/engine/engine';
 import { harness } from './harness';
 
 const VIRTUALS = 20;

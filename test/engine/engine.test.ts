@@ -235,7 +235,7 @@ virtual=10.0.0.3:80
 	service=http
 `,
     );
-    await h.engine.reload(next);
+    await h.engine.reload(async () => next);
     assert.deepEqual(h.ipvs.take(), [
       '-A -t 10.0.0.3:80 -s wrr',
       '-e -t 10.0.0.1:80 -r 127.0.0.3:8080 -m -w 3 -x 0 -y 0',

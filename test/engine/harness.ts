@@ -3,7 +3,7 @@
  * per address (these tests are about planning and reconciling, not about checks, which
  * test/checks exercises against real servers).
  */
-import { Engine, type EngineEvent } from '../../src/daemon/engine';
+import { Engine, type EngineEvent } from '../../src/engine/engine';
 import type { CheckResult } from '../../src/checks/kernel';
 import type { ProbeSpec } from '../../src/checks/registry';
 import { FakeClock } from '../../src/testing/fake-clock';

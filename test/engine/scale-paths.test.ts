@@ -82,7 +82,7 @@ describe('engine at scale: resync, drift and reload paths', () => {
     assert.notEqual(next.virtuals[0], h.cfg.virtuals[0], 'the changed virtual is new');
     assert.equal(next.virtuals[1], v2, 'the unchanged virtual is the same object');
     const checks = h.checks.length;
-    await h.engine.reload(next);
+    await h.engine.reload(async () => next);
     assert.deepEqual(
       h.ipvs.take(),
       ['-e -t 10.0.0.1:80 -r 127.0.0.3:8080 -m -w 7 -x 0 -y 0'],

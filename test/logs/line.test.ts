@@ -1,6 +1,6 @@
 /**
  * Log lines as the daemon writes them (src/daemon/logging.ts, src/reconcile/ops.ts,
- * src/daemon/engine.ts) and as Perl ldirectord wrote them (spec §8.2): prefix, stamp and
+ * src/engine/engine.ts) and as Perl ldirectord wrote them (spec §8.2): prefix, stamp and
  * the event each catalogue message reports.
  */
 import assert from 'node:assert/strict';

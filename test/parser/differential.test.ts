@@ -16,7 +16,7 @@ import { dumpConfig } from '../../src/parser/dump';
 import { ConfigError } from '../../src/parser/model';
 import { readConfigFile } from '../../src/parser/read-config';
 import { systemResolver } from '../../src/parser/resolve';
-import { daemonHostname } from '../../src/parser/locate';
+import { daemonHostname } from '../../src/parser/load';
 import { FIXTURES, ROOT, missingPerlLdirectord, requirePart } from '../helpers/env';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any

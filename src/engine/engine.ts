@@ -1,46 +1,37 @@
 /**
  * The engine: config + checks → health → plan → kernel, level-triggered.
  *
- * Everything that changes the table goes through reconcile(): a health transition, a
+ * Everything that changes the table goes through one reconcile: a health transition, a
  * reload, the periodic resync and stop all recompute the desired table and apply the
- * difference; no code path "adds a real server" directly. Reconciles are serialised and
- * coalesced: any number of transitions arriving while one runs lead to one more run.
+ * difference; no code path "adds a real server" directly. When reconciles run is the
+ * bounded-frequency runner's business (schedule/runner.ts): serialised, coalesced, spaced
+ * by BURST_SPACING_MS in a burst, at least once per checkinterval (the resync), retried
+ * with back-off when ipvsadm fails.
  *
  * I/O is injected (clock, ipvsadm, check runner, logger), so the same engine runs in the
- * daemon, in dry-run, and in the unit tests with fake time and a fake kernel.
+ * daemon, in dry-run (with an ipvsadm that writes nothing), and in the unit tests with
+ * fake time and a fake kernel.
  */
 import type { CheckResult } from '../checks/kernel';
 import type { ProbeSpec } from '../checks/registry';
-import { hostPort, protocolOf, virtualLabel, type Config, type RealServer, type VirtualService } from '../parser/model';
-import { plan, planVirtual, serviceIdOf, kernelDestKey, type Desired, type DesiredService } from '../reconcile/plan';
+import { hostPort, protocolOf, virtualLabel, type Config, type VirtualService } from '../parser/model';
 import type { Retired } from '../reconcile/diff';
 import type { IpvsAdapter } from '../reconcile/ipvsadm';
-import { Reconciler, type ReconcileReport } from '../reconcile/reconciler';
+import { opMessage, type OpContext } from '../reconcile/ops';
+import { plan, planVirtual, serviceIdOf, kernelDestKey, type Desired, type DesiredService } from '../reconcile/plan';
+import { Reconciler } from '../reconcile/reconciler';
 import type { Table } from '../reconcile/table';
 import type { Clock } from '../schedule/clock';
 import { Health, type MemberHealth, type Transition } from '../schedule/health';
 import { Maintenance } from '../schedule/maintenance';
 import { buildProbes, type ProbeDef, type ProbePlan } from '../schedule/probes';
-import { opMessage } from '../reconcile/ops';
+import { BoundedRunner, type RunReason } from '../schedule/runner';
 import { Scheduler } from '../schedule/scheduler';
-import type { Op } from '../reconcile/diff';
+import type { Logger } from '../util/log';
+import type { EngineEvent } from './events';
+import { viewOf, type VirtualView } from './view';
 
-export interface Logger {
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-  debug(msg: string): void;
-}
-
-/** What the engine tells the operator tools (monitorfile, e-mail, metrics, status). */
-export type EngineEvent =
-  | { type: 'check'; probe: ProbeDef; result: CheckResult; forced: boolean }
-  | { type: 'transition'; t: Transition }
-  | { type: 'applied'; op: Op; message: string }
-  /** At stop: a real taken out with its whole service (one -D, no op of its own), logged `Purged real server (stop): …`. */
-  | { type: 'purged'; v: VirtualService; r: RealServer; message: string }
-  | { type: 'reconcile'; report: ReconcileReport; ms: number }
-  | { type: 'fallbackcommand'; v: VirtualService; status: 'start' | 'stop' };
+export type { EngineEvent } from './events';
 
 export interface EngineDeps {
   clock: Clock;
@@ -57,12 +48,14 @@ export interface EngineDeps {
   random?: () => number;
   /** Reverse DNS for maintenance files named by host (tests give their own). */
   reverseName?: (address: string) => Promise<string | null>;
+  /** Check every real at once at start, adopted ones too (dry-run: one round of every check). */
+  checkAllAtStart?: boolean;
 }
 
 /**
- * Least time between the starts of two reconciles caused by health transitions. Small
- * beside a check interval (seconds), the most it adds to applying a failure; long enough
- * that the failures of one burst share a batch.
+ * Least time between the starts of two reconciles. Small beside a check interval
+ * (seconds), the most it adds to applying a failure; long enough that the failures of one
+ * burst share a batch. The first reconcile after a quiet spell runs at once.
  */
 export const BURST_SPACING_MS = 100;
 
@@ -71,19 +64,19 @@ export class Engine {
   readonly health = new Health();
   readonly reconciler: Reconciler;
   readonly scheduler: Scheduler;
+  private readonly runner: BoundedRunner;
   private probes: ProbePlan = { probes: new Map(), members: new Map() };
   private maintenance = new Maintenance(null);
   /** Services a reload removed, to delete from the kernel (Perl: Purged virtual server). */
   private retire: Retired[] = [];
   /** Virtuals whose health changed since the last reconcile. */
   private dirty = new Set<string>();
+  /** The next reconcile covers every virtual (a resync, a start, a reload of everything). */
   private full = false;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private resyncTimer: unknown = null;
-  private reconcileTimer: unknown = null;
-  /** When the last transition-caused reconcile started (see requestReconcile). */
-  private lastTransitionRun = -Infinity;
+  /** The next reconcile reads the table afresh. */
+  private fresh = false;
+  /** What the next reconcile is part of (its log lines say "start" or not). */
+  private context: OpContext = 'run';
   private stopped = false;
   /** Last fallbackcommand status per virtual (runs on change only, as Perl). */
   private fallbackStatus = new Map<string, 'start' | 'stop'>();
@@ -107,10 +100,7 @@ export class Engine {
 
   constructor(private readonly deps: EngineDeps) {
     this.startedAt = deps.clock.now();
-    this.reconciler = new Reconciler(deps.ipvs, {
-      info: (m) => deps.log.info(m),
-      error: (m) => deps.log.error(m),
-    });
+    this.reconciler = new Reconciler(deps.ipvs, deps.log);
     this.scheduler = new Scheduler({
       clock: deps.clock,
       run: deps.runProbe,
@@ -121,43 +111,59 @@ export class Engine {
       jitter: deps.jitter,
       random: deps.random,
     });
+    this.runner = new BoundedRunner({
+      clock: deps.clock,
+      run: (why) => this.reconcileOnce(why),
+      minGapMs: BURST_SPACING_MS,
+      periodMs: () => (this.config?.global.checkinterval ?? 10) * 1000,
+    });
   }
 
-  /** Start managing: adopt the kernel table, start the checks, apply the first plan. */
-  async start(cfg: Config): Promise<void> {
+  /**
+   * Start managing: adopt the kernel table, start the checks, apply the first plan.
+   * `retire`: services to take out that this config does not name (a dry-run of a
+   * candidate against the services a running daemon manages).
+   */
+  async start(cfg: Config, retire: Retired[] = []): Promise<void> {
     let table: Table = new Map();
     try {
       table = await this.reconciler.refresh(true);
     } catch (e) {
       this.deps.log.error(`cannot read the IPVS table: ${(e as Error).message} (will retry)`);
     }
+    const keep = new Set(cfg.virtuals.map((v) => serviceIdOf(v).key));
+    this.retire.push(...retire.filter((r) => !keep.has(r.svc.key)));
     await this.install(cfg, table);
-    await this.reconcile({ full: true, context: 'start' });
-    this.armResync();
+    this.full = true;
+    this.context = 'start';
+    await this.runner.runNow();
+    this.runner.start();
   }
 
-  /** Adopt a new config (already parsed and valid). Unchanged checks keep state and timers. */
   /**
-   * Adopt a new config (already parsed and valid). Virtuals carried over unchanged (the
-   * same objects, parser/carry-over.ts) keep their checks, health and plan, and were
-   * reconciled already: the reload reconciles what changed and what was removed, and the
-   * periodic resync goes on covering everything.
+   * Reload: `load` reads and parses the new file while no new check starts (a reload of
+   * 10,000 reals should not share the CPU with the checks that fall due meanwhile; see
+   * Scheduler.hold). It throws to keep the running config, untouched. Virtuals carried
+   * over unchanged (the same objects, parser/carry-over.ts) keep their checks, health and
+   * plan: the reload reconciles what changed and what was removed.
    */
-  async reload(cfg: Config): Promise<void> {
-    const old = this.config;
-    if (old) this.retire.push(...diffRetire(old, cfg));
-    const before = new Set(old?.virtuals);
-    const everything = !old || old.global.readdquiescent !== cfg.global.readdquiescent;
-    for (const v of cfg.virtuals) if (everything || !before.has(v)) this.dirty.add(v.id);
-    // The new plan is computed and applied before new checks start (see Scheduler.hold).
+  async reload(load: () => Promise<Config>): Promise<void> {
     this.scheduler.hold();
     try {
+      const cfg = await load();
+      const old = this.config;
+      if (old) this.retire.push(...diffRetire(old, cfg));
+      const before = new Set(old?.virtuals);
+      const everything = !old || old.global.readdquiescent !== cfg.global.readdquiescent;
+      for (const v of cfg.virtuals) if (everything || !before.has(v)) this.dirty.add(v.id);
       await this.install(cfg, this.reconciler.snapshot ?? new Map(), everything);
-      await this.reconcile({ full: everything, context: 'start' });
+      this.full ||= everything;
+      this.context = 'start';
+      // The new plan is computed and applied before new checks start.
+      await this.runner.runNow();
     } finally {
       this.scheduler.release();
     }
-    this.armResync();
   }
 
   private async install(cfg: Config, table: Table, replan = true): Promise<void> {
@@ -185,16 +191,16 @@ export class Engine {
     // Cached plans stay for the virtuals carried over unchanged (the same objects).
     if (replan) this.planned.clear();
     else {
-      const now = new Set(cfg.virtuals);
-      for (const v of [...this.planned.keys()]) if (!now.has(v)) this.planned.delete(v);
+      const current = new Set(cfg.virtuals);
+      for (const v of [...this.planned.keys()]) if (!current.has(v)) this.planned.delete(v);
     }
     this.unplaced = new Set([...this.health.members.values()].filter((m) => !m.placed));
     // Rebuild the per-virtual fallbackcommand memory for the virtuals that remain.
-    for (const k of [...this.fallbackStatus.keys()])
-      if (!cfg.virtuals.some((v) => v.id === k)) this.fallbackStatus.delete(k);
-    this.scheduler.setProbes(this.probes.probes, (key) =>
-      this.health.membersOf(key).some((m) => m.state !== 'pending'),
-    );
+    const ids = new Set(cfg.virtuals.map((v) => v.id));
+    for (const k of [...this.fallbackStatus.keys()]) if (!ids.has(k)) this.fallbackStatus.delete(k);
+    const known = (key: string) =>
+      !this.deps.checkAllAtStart && this.health.membersOf(key).some((m) => m.state !== 'pending');
+    this.scheduler.setProbes(this.probes.probes, known);
   }
 
   private onResult(probe: ProbeDef, result: CheckResult, forced: boolean): void {
@@ -206,7 +212,7 @@ export class Engine {
       this.deps.onEvent?.({ type: 'transition', t });
       if (t.kind === 'up' || t.kind === 'down') this.dirty.add(t.member.member.v.id);
     }
-    if (this.dirty.size) this.requestReconcile();
+    if (this.dirty.size) void this.runner.request();
   }
 
   private logTransition(t: Transition): void {
@@ -232,100 +238,50 @@ export class Engine {
     }
   }
 
-  /**
-   * Ask for a reconcile of the dirty virtuals soon (coalescing a burst of transitions).
-   * The first transition after a quiet spell is applied at once; while transitions keep
-   * coming (a switch dies and its reals are detected one by one over a check interval)
-   * the runs they cause start at most every BURST_SPACING_MS, so a burst of 1,000 failures
-   * is a handful of `ipvsadm -R` batches rather than one per reconcile the kernel allows.
-   */
-  private requestReconcile(): void {
-    if (this.reconcileTimer !== null || this.stopped) return;
-    const wait = Math.max(0, this.lastTransitionRun + BURST_SPACING_MS - this.deps.clock.now());
-    this.reconcileTimer = this.deps.clock.setTimeout(() => {
-      this.reconcileTimer = null;
-      this.lastTransitionRun = this.deps.clock.now();
-      void this.reconcile({ context: 'run' });
-    }, wait);
+  /** Reconcile whatever is dirty now (or right after the reconcile in progress); resolves once done. */
+  reconcileNow(): Promise<void> {
+    return this.runner.runNow();
   }
 
-  /** Periodic resync: re-read the kernel and repair drift (hand edits). */
-  private armResync(): void {
-    if (this.resyncTimer !== null) this.deps.clock.clearTimeout(this.resyncTimer);
-    const ms = (this.config?.global.checkinterval ?? 10) * 1000;
-    this.resyncTimer = this.deps.clock.setTimeout(() => {
-      this.resyncTimer = null;
-      if (this.stopped) return;
-      void this.maintenance.refresh();
-      void this.reconcile({ full: true, fresh: true, context: 'run' }).then(() => this.armResync());
-    }, ms);
-  }
-
-  /**
-   * Reconcile now, serialised: a call while one runs makes it run once more afterwards,
-   * with everything that became dirty in the meantime.
-   */
-  async reconcile(opts: { full?: boolean; fresh?: boolean; context: 'run' | 'start' | 'stop' }): Promise<void> {
-    if (opts.full) this.full = true;
-    if (this.running) {
-      this.again = true;
-      this.pendingFresh ||= Boolean(opts.fresh);
-      return this.running;
-    }
-    this.running = (async () => {
-      let fresh = Boolean(opts.fresh);
-      let context = opts.context;
-      do {
-        this.again = false;
-        fresh ||= this.pendingFresh;
-        this.pendingFresh = false;
-        await this.reconcileOnce(fresh, context);
-        fresh = false;
-        context = 'run';
-      } while (this.again && !this.stopped);
-    })();
-    try {
-      await this.running;
-    } finally {
-      this.running = null;
-    }
-  }
-
-  private pendingFresh = false;
-
-  private async reconcileOnce(fresh: boolean, context: 'run' | 'start' | 'stop'): Promise<void> {
+  /** One reconcile, as the runner calls it. Resolves false when the kernel was not brought in line. */
+  private async reconcileOnce(why: RunReason): Promise<boolean> {
     const cfg = this.config;
-    if (!cfg) return;
+    if (!cfg || this.stopped) return true;
+    if (why !== 'requested') {
+      // The periodic resync (and a retry): re-read the kernel and repair drift (hand edits).
+      this.full = true;
+      this.fresh = true;
+      void this.maintenance.refresh();
+    }
     const t0 = this.deps.clock.now();
-    const full = this.full;
-    const dirty = this.dirty;
+    const { full, fresh, context, dirty } = this;
     this.full = false;
+    this.fresh = false;
+    this.context = 'run';
     this.dirty = new Set();
     const virtuals = full ? cfg.virtuals : cfg.virtuals.filter((v) => dirty.has(v.id));
     if (dirty.size) this.planVersion++;
     const version = this.planVersion;
     const desired = this.plan(cfg, virtuals, dirty);
     const retire = this.retire;
-    const report = await this.reconciler.reconcile(desired, retire, {
-      fresh,
-      context,
-      complete: full,
-      unchanged: full && version === this.convergedVersion,
-    });
-    if (full && !report.failed.length && report.readError === null) this.convergedVersion = version;
+    const unchanged = full && version === this.convergedVersion;
+    const report = await this.reconciler.reconcile(desired, retire, { fresh, context, complete: full, unchanged });
+    const ok = !report.failed.length && report.readError === null;
+    if (full && ok) this.convergedVersion = version;
     if (report.readError === null) {
       // Retired services that are gone from the kernel are done with.
       const table = this.reconciler.snapshot;
       this.retire = retire.filter((r) => table?.has(r.svc.key));
     }
-    for (const op of report.applied) this.deps.onEvent?.({ type: 'applied', op, message: opMessage(op, context) });
+    for (const op of report.applied) {
+      this.deps.onEvent?.({ type: 'applied', op, context, message: opMessage(op, context) });
+    }
     this.markPlaced(virtuals);
     this.fallbackCommands(virtuals);
     this.deps.onEvent?.({ type: 'reconcile', report, ms: this.deps.clock.now() - t0 });
-    if (report.failed.length || report.readError) {
-      // Try those virtuals again at the next resync (they stay dirty).
-      for (const v of virtuals) this.dirty.add(v.id);
-    }
+    // What failed is tried again (the runner retries with back-off).
+    if (!ok) for (const v of virtuals) this.dirty.add(v.id);
+    return ok;
   }
 
   /** plan(), from the cache for virtuals whose health has not changed (see `planned`). */
@@ -375,30 +331,35 @@ export class Engine {
       const status = states.includes('up') ? 'stop' : 'start';
       if (this.fallbackStatus.get(v.id) === status) continue;
       this.fallbackStatus.set(v.id, status);
-      // W-5 fixed: a fwmark virtual is named by its mark (Perl passed ":0").
-      const vserver = labelOf(v);
       this.deps.onEvent?.({ type: 'fallbackcommand', v, status });
-      this.deps.runFallbackCommand?.(v.fallbackcommand, [status, vserver, protocolOf(v)]);
+      // W-5 fixed: a fwmark virtual is named by its mark (Perl passed ":0").
+      this.deps.runFallbackCommand?.(v.fallbackcommand, [status, virtualLabel(v), protocolOf(v)]);
     }
+  }
+
+  /** Reals still waiting for their first check. */
+  pendingCount(): number {
+    let n = 0;
+    for (const m of this.health.members.values()) if (m.state === 'pending') n++;
+    return n;
   }
 
   /**
    * Stop: cancel the checks (aborting any in flight), then take the services whose
    * cleanstop is yes out of the kernel; with cleanstop=no the table is left as it is.
+   * `leaveTable`: touch nothing (a dry-run that has seen what it needed).
    */
-  async stop(): Promise<void> {
+  async stop(opts: { leaveTable?: boolean } = {}): Promise<void> {
     this.stopped = true;
     this.scheduler.stop();
-    if (this.resyncTimer !== null) this.deps.clock.clearTimeout(this.resyncTimer);
-    if (this.reconcileTimer !== null) this.deps.clock.clearTimeout(this.reconcileTimer);
-    if (this.running) await this.running.catch(() => undefined);
+    await this.runner.stop();
     const cfg = this.config;
-    if (!cfg) return;
+    if (!cfg || opts.leaveTable) return;
     // A reconcile that was running may have applied a plan older than the last check
-    // results, and the one that would follow is skipped once stopped: bring the services
+    // results, and the one that would follow is not run once stopped: bring the services
     // that stay in the kernel (cleanstop=no) up to date before leaving them.
     const kept = cfg.virtuals.filter((v) => !v.cleanstop);
-    if (kept.length && (this.again || this.dirty.size)) {
+    if (kept.length && this.dirty.size) {
       const desired = plan(kept, this.health.view(), { readdquiescent: cfg.global.readdquiescent });
       await this.reconciler.reconcile(desired, [], { fresh: true, context: 'run' });
     }
@@ -406,7 +367,7 @@ export class Engine {
     if (!clean.length) return;
     const view = this.health.view();
     for (const v of clean) {
-      const label = labelOf(v);
+      const label = virtualLabel(v);
       v.reals.forEach((r, i) => {
         if (view(v, i).state !== 'up') return;
         const message = `Purged real server (stop): ${hostPort(r.address, r.port)} (${label})`;
@@ -414,9 +375,15 @@ export class Engine {
         this.deps.onEvent?.({ type: 'purged', v, r, message });
       });
     }
-    const retire: Retired[] = clean.map((v) => ({ svc: serviceIdOf(v), label: labelOf(v), why: 'stop' }));
+    const retire: Retired[] = clean.map((v) => ({ svc: serviceIdOf(v), label: virtualLabel(v), why: 'stop' }));
     // Only the retired services are touched: cleanstop=no services stay exactly as they are.
     await this.reconciler.reconcile(new Map(), retire, { fresh: true, context: 'stop' });
+  }
+
+  /** The read model: every virtual and real with its health and kernel entry (view.ts). */
+  view(): VirtualView[] {
+    const virtuals = this.config?.virtuals ?? [];
+    return viewOf({ virtuals, health: this.health, table: this.reconciler.snapshot, startedAt: this.startedAt });
   }
 
   get probeCount(): number {
@@ -424,15 +391,10 @@ export class Engine {
   }
 }
 
-/** Perl get_virtual: `10.0.0.1:80`, `[2001:db8::1]:80`, or the fwmark. */
-export function labelOf(v: VirtualService): string {
-  return virtualLabel(v);
-}
-
 /** Services of the old config that the new one no longer has (Perl @OLDVIRTUAL purge). */
 export function diffRetire(oldCfg: Config, newCfg: Config): Retired[] {
   const keep = new Set(newCfg.virtuals.map((v) => serviceIdOf(v).key));
   return oldCfg.virtuals
     .filter((v) => !keep.has(serviceIdOf(v).key))
-    .map((v) => ({ svc: serviceIdOf(v), label: labelOf(v), why: 'start' as const }));
+    .map((v) => ({ svc: serviceIdOf(v), label: virtualLabel(v), why: 'start' as const }));
 }

@@ -9,16 +9,14 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeSync } from 'node:fs';
-import type { DaemonCommand, GlobalOptions } from '../cli/args';
+import type { DaemonCommand, GlobalOptions } from './args';
 import { ConfigError, formatWarning, type Config } from '../parser/model';
-import { locateConfig, daemonHostname } from '../parser/locate';
-import { readConfigFile } from '../parser/read-config';
-import { systemResolver } from '../parser/resolve';
-import type { Daemon, DaemonPlugin } from './daemon';
-import { createLogger, destinationFor, type DaemonLogger } from './logging';
-import { isAlive, readPidFile } from './pidfile';
-import { Redactor } from './redact';
-import { parseListen } from './metrics';
+import { loadConfig, locateConfig } from '../parser/load';
+import type { Daemon, DaemonPlugin } from '../daemon/daemon';
+import { createLogger, destinationFor, type DaemonLogger } from '../daemon/logging';
+import { isAlive, readPidFile } from '../daemon/pidfile';
+import { Redactor } from '../daemon/redact';
+import { parseListen } from '../daemon/metrics';
 
 export interface ControlRequest {
   command: DaemonCommand;
@@ -32,18 +30,18 @@ export interface ControlRequest {
 /** What every daemon runs besides the engine (metrics only when asked for). */
 async function defaultPlugins(req: ControlRequest, cfg: Config): Promise<DaemonPlugin[]> {
   const [{ StatusSocket }, { MonitorFile }, { EmailAlerts }] = await Promise.all([
-    import('./status.js'),
-    import('./monitorfile.js'),
-    import('./alerts.js'),
+    import('../daemon/status.js'),
+    import('../daemon/monitorfile.js'),
+    import('../daemon/alerts.js'),
   ]);
   const plugins: DaemonPlugin[] = [new StatusSocket(), new MonitorFile(), new EmailAlerts({ dryRun: req.opts.dryRun })];
   const metrics = req.opts.metrics ?? process.env.LDIRECTORD_METRICS ?? null;
-  if (metrics) plugins.push(new (await import('./metrics.js')).Metrics(parseListen(metrics)));
+  if (metrics) plugins.push(new (await import('../daemon/metrics.js')).Metrics(parseListen(metrics)));
   return [...plugins, ...(req.plugins?.(cfg) ?? [])];
 }
 
 async function newDaemon(...args: ConstructorParameters<typeof Daemon>): Promise<Daemon> {
-  const { Daemon: D } = await import('./daemon.js');
+  const { Daemon: D } = await import('../daemon/daemon.js');
   return new D(...args);
 }
 
@@ -73,9 +71,7 @@ export async function runControl(req: ControlRequest): Promise<number> {
   let cfgError: ConfigError | null = null;
   const needsValid = ['start', 'restart', 'try-restart', 'reload', 'force-reload'].includes(req.command);
   try {
-    cfg = await readConfigFile(file, {
-      resolver: systemResolver(),
-      hostname: daemonHostname(),
+    cfg = await loadConfig(file, {
       checkFiles: req.command === 'start' || req.command === 'restart',
       debug: req.opts.debug,
     });

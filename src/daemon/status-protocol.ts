@@ -1,0 +1,91 @@
+/**
+ * The status socket's protocol, for both ends: one JSON request line, one JSON answer.
+ * The daemon serves it (status.ts); `status -v`, `show` and `--dry-run` ask (cli/).
+ *
+ * The socket lives at /run/ldirectord.<cfgname>.sock (mode 0600, root only);
+ * LDIRECTORD_RUN_DIR moves it (tests, unprivileged use).
+ */
+import { createConnection, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import type { VirtualView } from '../engine/view';
+import type { Retired } from '../reconcile/diff';
+
+/** What the daemon answers `status` with: itself, then the read model. */
+export interface StatusAnswer {
+  pid: number;
+  config: string;
+  started: string;
+  dryRun: boolean;
+  ipvsadm: string;
+  checks: { probes: number; inFlight: number; started: number; completed: number };
+  reconcile: { runs: number; commands: number; failures: number; lastMs: number; lastError: string | null };
+  reloads: { reloads: number; reloadFailures: number; lastReloadError: string | null };
+  virtuals: VirtualView[];
+}
+
+export interface Answers {
+  status: StatusAnswer;
+  /** The services the daemon manages (a dry-run of another config shows what it would purge). */
+  managed: { services: Retired[] };
+  ping: { ok: true };
+}
+export type Command = keyof Answers;
+
+/** The longest request line the daemon reads. */
+const MAX_REQUEST = 4096;
+
+export function socketPath(cfgname: string): string {
+  return join(process.env.LDIRECTORD_RUN_DIR || '/run', `ldirectord.${cfgname}.sock`);
+}
+
+/** Ask the daemon for `cmd`, bounded by `timeoutMs`. */
+export function query<C extends Command>(cfgname: string, cmd: C, timeoutMs = 5000): Promise<Answers[C]> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(socketPath(cfgname));
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`no answer from ${socketPath(cfgname)} within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    sock.on('connect', () => sock.write(JSON.stringify({ cmd }) + '\n'));
+    sock.on('data', (b: Buffer) => chunks.push(b));
+    sock.on('end', () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Answers[C]);
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+/**
+ * Serve the protocol: read one request line (at most MAX_REQUEST bytes, within 5 s), answer
+ * with `answer(cmd)` as one JSON document (passed through `finish`, the redactor), close.
+ */
+export function serveStatus(answer: (cmd: Command) => object, finish: (json: string) => string): Server {
+  const known = new Set<string>(['status', 'managed', 'ping']);
+  return createServer((sock) => {
+    let buf = '';
+    sock.setTimeout(5000, () => sock.destroy());
+    sock.on('error', () => undefined);
+    sock.on('data', (b) => {
+      buf += b.toString('utf8');
+      if (buf.length > MAX_REQUEST) return void sock.destroy();
+      if (!buf.includes('\n')) return;
+      let cmd = '';
+      try {
+        cmd = String((JSON.parse(buf.split('\n')[0]!) as { cmd?: unknown }).cmd ?? '');
+      } catch {
+        // answered below
+      }
+      const out = known.has(cmd) ? answer(cmd as Command) : { error: `unknown request ${JSON.stringify(cmd)}` };
+      sock.end(finish(JSON.stringify(out)) + '\n');
+    });
+  });
+}

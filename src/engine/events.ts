@@ -1,0 +1,23 @@
+/**
+ * What the engine tells the operator tools, typed: the monitorfile, the e-mail alerts,
+ * the metrics and the status page act on these, never on log text.
+ */
+import type { CheckResult } from '../checks/kernel';
+import type { RealServer, VirtualService } from '../parser/model';
+import type { Op } from '../reconcile/diff';
+import type { OpContext } from '../reconcile/ops';
+import type { ReconcileReport } from '../reconcile/reconciler';
+import type { Transition } from '../schedule/health';
+import type { ProbeDef } from '../schedule/probes';
+
+export type EngineEvent =
+  /** A check ended (forced: maintenance, no check was run). */
+  | { type: 'check'; probe: ProbeDef; result: CheckResult; forced: boolean }
+  /** A member's health changed (or a soft failure was counted). */
+  | { type: 'transition'; t: Transition }
+  /** The kernel now shows an operation; `message` is the original's log line for it. */
+  | { type: 'applied'; op: Op; context: OpContext; message: string }
+  /** At stop: a real taken out with its whole service (one -D, no op of its own). */
+  | { type: 'purged'; v: VirtualService; r: RealServer; message: string }
+  | { type: 'reconcile'; report: ReconcileReport; ms: number }
+  | { type: 'fallbackcommand'; v: VirtualService; status: 'start' | 'stop' };
