@@ -64,9 +64,8 @@ async function checkMailbox(spec: MailboxSpec, { signal }: CheckContext): Promis
   try {
     conn = await openLineConn({ host: spec.host, port: spec.port, tls: spec.tls, signal });
     step.name = 'greeting';
-    return spec.protocol === 'pop'
-      ? await pop(conn, spec, proto, step, said)
-      : await imap(conn, spec, proto, step, said);
+    const d: Dialogue = { conn, spec, proto, step, said };
+    return spec.protocol === 'pop' ? await pop(d) : await imap(d);
   } catch (e) {
     return lineVerdict(e, step.name === 'connect' ? '' : `${proto} ${step.name}: `);
   } finally {
@@ -74,15 +73,17 @@ async function checkMailbox(spec: MailboxSpec, { signal }: CheckContext): Promis
   }
 }
 
-type Said = (line: string) => string;
+/** One conversation: its connection, what it checks, its name, its step, and how server text is shown. */
+interface Dialogue {
+  conn: LineConn;
+  spec: MailboxSpec;
+  proto: string;
+  step: { name: string };
+  /** Server text for a reason: quoted, bounded, scrubbed of the password. */
+  said: (line: string) => string;
+}
 
-async function pop(
-  conn: LineConn,
-  spec: MailboxSpec,
-  proto: string,
-  step: { name: string },
-  said: Said,
-): Promise<Verdict> {
+async function pop({ conn, spec, proto, step, said }: Dialogue): Promise<Verdict> {
   const positive = (line: string) => /^\+OK/i.test(line);
   const greeting = await conn.readLine();
   if (!positive(greeting)) return down('status', `${proto} greeting: expected +OK, got ${said(greeting)}`);
@@ -109,13 +110,7 @@ async function pop(
 const quotable = (s: string) => /^[\x01-\x09\x0b\x0c\x0e-\x7f]*$/.test(s);
 const imapQuoted = (s: string) => `"${s.replace(/[\\"]/g, (c) => '\\' + c)}"`;
 
-async function imap(
-  conn: LineConn,
-  spec: MailboxSpec,
-  proto: string,
-  step: { name: string },
-  said: Said,
-): Promise<Verdict> {
+async function imap({ conn, spec, proto, step, said }: Dialogue): Promise<Verdict> {
   const greeting = await conn.readLine();
   const g = /^\* (OK|PREAUTH|BYE)\b/i.exec(greeting);
   if (!g || g[1]!.toUpperCase() === 'BYE') {

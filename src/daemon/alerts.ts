@@ -42,7 +42,7 @@
  * passes the redactor (passwd, secret, login never leave the daemon).
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { isExecutable } from '../util/fs';
 import { hostname as osHostname, userInfo } from 'node:os';
 import { createTransport } from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
@@ -460,14 +460,5 @@ function currentUser(): string {
     return userInfo().username;
   } catch {
     return String(process.getuid?.() ?? 'ldirectord');
-  }
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
   }
 }

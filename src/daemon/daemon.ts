@@ -15,7 +15,7 @@
  *   with its line and the running config stays in force, untouched.
  */
 import { createHash } from 'node:crypto';
-import { accessSync, constants, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import { closeHttpAgent } from '../checks/http';
 import { releaseSpec } from '../checks/registry';
@@ -31,6 +31,7 @@ import { systemResolver } from '../parser/resolve';
 import { DryRunIpvs, Ipvsadm, findIpvsadm, type IpvsAdapter } from '../reconcile/ipvsadm';
 import { realClock } from '../schedule/clock';
 import { BoundedRunner } from '../schedule/runner';
+import { isExecutable } from '../util/fs';
 import { runCommand } from './exec';
 import { maxChecksInFlight } from './limits';
 import { createLogger, destinationFor, type DaemonLogger } from './logging';
@@ -348,13 +349,4 @@ function realCount(cfg: Config): number {
 
 export function md5(b: Buffer): string {
   return createHash('md5').update(b).digest('hex');
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
 }

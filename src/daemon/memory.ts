@@ -8,9 +8,10 @@
  * times its live size before collecting: 115 MiB of live data at 10,000 reals became a
  * 480 MiB heap and 580 MiB of RSS. A 20 % growth factor collects at 1.2 times the live
  * size instead, about one full collection a second at that scale, mostly incremental
- * marking on the other core. Smaller configs keep V8's heuristics (LARGE_PROBES). A smaller heap does not fail: V8 only collects sooner, and
- * the limit follows the live size as it grows. Measured at 10,000 reals with HTTP checks
- * every second (npm run bench): RSS 227 MiB and 0.7 of a core, against 256 MiB at 40 %.
+ * marking on the other core. Smaller configs keep V8's heuristics (LARGE_PROBES). A smaller
+ * heap does not fail: V8 only collects sooner, and the limit follows the live size as it
+ * grows. Measured at 10,000 reals with HTTP checks every second (npm run bench): RSS
+ * 227 MiB and 0.7 of a core, against 256 MiB at 40 %.
  *
  * Set at run time (the daemon may run in the foreground under -d or supervised=yes, where
  * nothing can pass it flags); V8 reads the factor at each collection. The young

@@ -39,8 +39,8 @@ export interface MonitorFileOptions {
 }
 
 /**
- * Perl get_real_id_str(r, v):
- * `<check>:<protocol>:<server>:<port>:<virtualhost>:<checkport>:<weight>:<forward>:quotemeta(request):quotemeta(receive)`,
+ * Perl get_real_id_str(r, v): `<check>:<protocol>:<server>:<port>:<virtualhost>:<checkport>:
+ * <weight>:<forward>:quotemeta(request):quotemeta(receive)` (one string, no line break),
  * where check is `negotiate:<service>` / `combined:<service>`, `external:<checkcommand>`,
  * or the checktype; the server of an IPv6 real is in brackets, as Perl stores it.
  */

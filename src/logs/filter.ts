@@ -50,10 +50,6 @@ export function buildFilter(
   return f;
 }
 
-export function isFiltering(f: LineFilter): boolean {
-  return f.virtual !== null || f.real !== null || f.since !== null;
-}
-
 export function lineMatches(f: LineFilter, line: LogLine): boolean {
   if (f.since !== null && (line.time === null || line.time < f.since)) return false;
   if (f.virtual === null && f.real === null) return true;

@@ -52,7 +52,6 @@ export function serviceKey(proto: Proto, addr: string, ipv6: boolean): string {
 
 const PROTO_FLAG: Record<Proto, string> = { tcp: '-t', udp: '-u', fwm: '-f' };
 const FORWARD_FLAG: Record<Forward, string> = { gate: '-g', masq: '-m', ipip: '-i' };
-export const FLAG_FORWARD: Record<string, Forward> = { '-g': 'gate', '-m': 'masq', '-i': 'ipip' };
 
 /** `-t 10.0.0.1:80`, `-f 5 -6`: how ipvsadm names a service. */
 export function serviceArgs(s: ServiceId): string[] {
