@@ -7,21 +7,17 @@
  * servers get their own core); this process runs checks through the real runner
  * (runProbe) with CONCURRENCY checks in flight, and prints one JSON line per figure:
  *   - connect checks per second;
- *   - HTTP negotiate checks per second (GET, a receive regex; each of the CONCURRENCY
- *     workers is one probe keeping its connection, as in the daemon);
+ *   - HTTP negotiate checks per second (GET, a receive pattern, a connection per check,
+ *     as the daemon makes them);
  *   - the RSS after 10,000 and after 100,000 HTTP checks (it must not grow), with the
  *     heap in use (after a full GC when run with node --expose-gc);
- *   - HTTPS negotiate checks per second on kept connections (a TLS handshake per probe);
- *   - in a child run with LDIRECTORD_HTTP_FRESH_CONNECTIONS=1: HTTP and HTTPS checks per
- *     second with a connection (and a handshake) per check, as the Perl daemon made them,
- *     which is what connection setup and TLS cost.
+ *   - HTTPS negotiate checks per second (a connection and a TLS handshake per check).
  * Every request stays on this machine's loopback; every loop is bounded.
  */
 import { fork } from 'node:child_process';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { performance } from 'node:perf_hooks';
-import { closeHttpAgent } from '../src/checks/http';
 import { runProbe } from '../src/checks/run';
 import { compileReceive } from '../src/checks/receive';
 import type { ProbeSpec } from '../src/checks/registry';
@@ -34,7 +30,6 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 200);
 const CONNECT_CHECKS = Number(process.env.BENCH_CONNECT_CHECKS ?? 20_000);
 const HTTP_CHECKS = Number(process.env.BENCH_HTTP_CHECKS ?? 100_000);
 const TLS_CHECKS = Number(process.env.BENCH_TLS_CHECKS ?? 20_000);
-const FRESH_CHECKS = Number(process.env.BENCH_FRESH_CHECKS ?? 10_000);
 
 interface Ports {
   tcp: number;
@@ -84,8 +79,7 @@ async function serve(): Promise<void> {
 
 /**
  * Run `total` checks, `CONCURRENCY` at a time; calls `at(n)` after each completion. Each
- * worker is one probe, as in the daemon: one spec object checked again and again (an HTTP
- * probe keeps its connection between its checks and frees it when the probe goes).
+ * worker is one probe, as in the daemon: one spec object checked again and again.
  */
 async function pump(
   total: number,
@@ -125,8 +119,8 @@ const httpSpec = (url: string, host: string): ProbeSpec => ({
   timeoutMs: 5000,
 });
 
-/** Kept connections: connect, HTTP with its memory figures, HTTPS. */
-async function kept(ports: Ports): Promise<void> {
+/** Connect, HTTP with its memory figures, HTTPS. */
+async function checks(ports: Ports): Promise<void> {
   const connect = await pump(CONNECT_CHECKS, () => ({
     kind: 'connect',
     host: TCP_HOST,
@@ -184,39 +178,12 @@ async function kept(ports: Ports): Promise<void> {
   });
 }
 
-/** A connection, and for HTTPS a handshake, per check (LDIRECTORD_HTTP_FRESH_CONNECTIONS=1). */
-async function fresh(ports: Ports): Promise<void> {
-  for (const [figure, url, host] of [
-    ['http_fresh_connection_checks_per_second', `http://${HTTP_HOST}:${ports.http}/health`, HTTP_HOST],
-    ['https_fresh_connection_checks_per_second', `https://${HTTPS_HOST}:${ports.https}/health`, HTTPS_HOST],
-  ] as const) {
-    const r = await pump(FRESH_CHECKS, () => httpSpec(url, host));
-    print({
-      figure,
-      value: Math.round(FRESH_CHECKS / r.seconds),
-      checks: FRESH_CHECKS,
-      up: r.up,
-      concurrency: CONCURRENCY,
-      down_reasons: Object.fromEntries(r.reasons),
-    });
-  }
-}
-
 async function main(): Promise<void> {
   const child = fork(__filename, ['serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const ports = await new Promise<Ports>((resolve) => child.once('message', (m) => resolve(m as Ports)));
   try {
-    await kept(ports);
-    await closeHttpAgent();
-    // FRESH is read when the HTTP check module loads: a child process with the variable set.
-    const run = fork(__filename, ['fresh', JSON.stringify(ports)], {
-      stdio: 'inherit',
-      env: { ...process.env, LDIRECTORD_HTTP_FRESH_CONNECTIONS: '1' },
-    });
-    const code = await new Promise<number | null>((resolve) => run.once('exit', resolve));
-    if (code !== 0) throw new Error(`the fresh-connection run exited with ${code}`);
+    await checks(ports);
   } finally {
-    await closeHttpAgent();
     child.disconnect();
   }
 }
@@ -226,8 +193,4 @@ const fail = (e: unknown) => {
   process.exitCode = 1;
 };
 if (process.argv[2] === 'serve') serve().catch(fail);
-else if (process.argv[2] === 'fresh')
-  fresh(JSON.parse(process.argv[3]!) as Ports)
-    .then(() => closeHttpAgent())
-    .catch(fail);
 else main().catch(fail);

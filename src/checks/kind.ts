@@ -14,6 +14,8 @@ import type { CheckContext, Verdict } from './kernel';
 export interface Receive {
   /** Whether `text` (a byte string, latin1) matches. Linear in the text's length. */
   test(text: string): boolean;
+  /** An incremental search: feed what arrives, chunk by chunk. */
+  matcher(): { feed(bytes: Uint8Array): boolean; end(): boolean; readonly exhausted: boolean };
   /** The pattern as the operator wrote it, for reasons. */
   readonly source: string;
 }

@@ -1,12 +1,15 @@
 /**
- * `receive=` patterns: Perl regexes matched against what a real sends, as bytes (a byte
- * string: latin1, one char per byte), as the Perl daemon matched them.
+ * `receive=` patterns: Perl regexes matched against what a real sends, as bytes, in time
+ * linear in what it sends (perl/linear-regex.ts), and incrementally: a check feeds each
+ * chunk as it arrives and stops reading once the pattern has matched, so no body is kept
+ * to be searched and no pattern can hold the event loop.
  *
  * Compiled once per distinct pattern text: a config with 10,000 reals usually has a handful
  * of patterns. A probe's identity is its spec as JSON (schedule/probes.ts), so a pattern
  * says what it is to JSON.
  */
-import { perlRegex, toByteString } from '../perl/regex';
+import { LinearRegex, type Matcher } from '../perl/linear-regex';
+import { toByteString } from '../perl/regex';
 import type { Receive } from './kind';
 
 const compiled = new Map<string, Receive>();
@@ -14,15 +17,18 @@ const compiled = new Map<string, Receive>();
 const COMPILED_MAX = 4096;
 
 class PerlReceive implements Receive {
-  private readonly re: RegExp;
+  private readonly re: LinearRegex;
 
   constructor(readonly source: string) {
-    this.re = perlRegex(toByteString(source));
+    this.re = new LinearRegex(toByteString(source));
   }
 
   test(text: string): boolean {
-    this.re.lastIndex = 0;
     return this.re.test(text);
+  }
+
+  matcher(): Matcher {
+    return this.re.matcher();
   }
 
   toJSON(): string {

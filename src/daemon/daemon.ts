@@ -17,7 +17,6 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
-import { closeHttpAgent } from '../checks/http';
 import { releaseSpec } from '../checks/registry';
 import { runProbe } from '../checks/run';
 import { Engine } from '../engine/engine';
@@ -337,7 +336,6 @@ export class Daemon {
       await this.engine.stop();
     } finally {
       for (const p of this.plugins) await Promise.resolve(p.stop?.()).catch(() => undefined);
-      await closeHttpAgent().catch(() => undefined);
     }
   }
 }

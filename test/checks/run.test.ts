@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeHttpAgent } from '../../src/checks/http';
 import { CHECK_KINDS } from '../../src/checks/registry';
 import { runProbe } from '../../src/checks/run';
 import { formatSeconds, timeoutReason, errorText } from '../../src/checks/kernel';
@@ -154,7 +153,6 @@ describe('checks: runner', () => {
       assert.deepEqual([r.up, r.reason], [true, 'HTTP 200 OK']);
     } finally {
       child.kill();
-      await closeHttpAgent();
     }
   });
 });
