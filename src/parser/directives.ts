@@ -17,6 +17,7 @@
 import { chomp } from '../perl/strings';
 import { SERVICE_ERROR, SERVICE_NAMES } from './services';
 import {
+  MAX_SECONDS,
   P,
   asWritten,
   digits,
@@ -54,6 +55,12 @@ export interface Directive<T> {
   /** Not in the original's language (README "Additions"). */
   readonly addition?: true;
 }
+
+/** Ping attempts per check (each waits its share of checktimeout). */
+const MAX_CHECKCOUNT = 100;
+const MAX_FAILURECOUNT = 1_000_000;
+/** ipvsadm's persistence timeout: at most 31 days. */
+const MAX_PERSISTENT = 2_678_400;
 
 /** A table entry; its value type is inferred from its readers (and its default). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -110,8 +117,8 @@ export const DIRECTIVES = {
   checktimeout: d({
     form: 'plain',
     special: true,
-    global: positive('invalid check timeout value', { nonzero: true }),
-    virtual: positive('invalid check timeout'),
+    global: positive('invalid check timeout value', { nonzero: true, max: MAX_SECONDS }),
+    virtual: positive('invalid check timeout', { max: MAX_SECONDS }),
   }),
   connecttimeout: d({
     form: 'plain',
@@ -122,29 +129,29 @@ export const DIRECTIVES = {
   negotiatetimeout: d({
     form: 'plain',
     special: true,
-    global: positive('invalid negotiate timeout value', { nonzero: true }),
-    virtual: positive('invalid negotiate timeout'),
+    global: positive('invalid negotiate timeout value', { nonzero: true, max: MAX_SECONDS }),
+    virtual: positive('invalid negotiate timeout', { max: MAX_SECONDS }),
   }),
   checkcount: d({
     form: 'plain',
     default: 1,
     inherit: true,
-    global: (v, ctx) => deprecatedCount(positive('invalid check count value')(v, ctx), ctx),
-    virtual: (v, ctx) => deprecatedCount(positive('invalid check count')(v, ctx), ctx),
+    global: (v, ctx) => deprecatedCount(positive('invalid check count value', { max: MAX_CHECKCOUNT })(v, ctx), ctx),
+    virtual: (v, ctx) => deprecatedCount(positive('invalid check count', { max: MAX_CHECKCOUNT })(v, ctx), ctx),
   }),
   failurecount: d({
     form: 'plain',
     default: 1,
     inherit: true,
-    global: positive('invalid failure count value'),
-    virtual: positive('invalid failure count'),
+    global: positive('invalid failure count value', { max: MAX_FAILURECOUNT }),
+    virtual: positive('invalid failure count', { max: MAX_FAILURECOUNT }),
   }),
   checkinterval: d({
     form: 'plain',
     default: 10,
     special: true,
-    global: positive('invalid check interval value'),
-    virtual: positive('invalid checkinterval'),
+    global: positive('invalid check interval value', { max: MAX_SECONDS }),
+    virtual: positive('invalid checkinterval', { max: MAX_SECONDS }),
   }),
   checkport: d({
     form: 'plain',
@@ -171,7 +178,15 @@ export const DIRECTIVES = {
     default: 'wrr',
     virtual: firstRun('lower', 'invalid scheduler, should be only lowercase letters (a-z)'),
   }),
-  persistent: d({ form: 'plain', default: null, virtual: digits('invalid persistent timeout') }),
+  persistent: d({
+    form: 'plain',
+    default: null,
+    // ipvsadm takes 1 to 31 days; the original passed 0 on and ipvsadm refused it.
+    virtual: (v, ctx): number => {
+      const n = digits('invalid persistent timeout', MAX_PERSISTENT)(v, ctx);
+      return n > 0 ? n : ctx.err('invalid persistent timeout: at least 1');
+    },
+  }),
   schedflags: d({ form: 'plain', default: null, virtual: firstRun('nonSpace', 'invalid sched-flags') }),
   netmask: d({
     form: 'plain',
@@ -242,9 +257,13 @@ export const DIRECTIVES = {
     default: '/var/log/ldirectord.log',
     global: (path, ctx): string => {
       const m = ctx.machine;
-      // Perl opens a log file once as a test, except under -d or supervised=yes.
-      if (m.checkFiles && !m.debug && !ctx.get('supervised') && path.startsWith('/') && m.files.tryAppend(path)) {
-        ctx.err(`unable to open logfile: ${path}`);
+      // Perl opens a log file once as a test, except under -d or supervised=yes. A path
+      // the daemon refuses to write to (a symlink, a FIFO) does not stop it: it logs to
+      // syslog and stderr, and says why, until the path is a file.
+      if (m.checkFiles && !m.debug && !ctx.get('supervised') && path.startsWith('/')) {
+        const e = m.files.tryAppend(path);
+        if (e?.unsafe) ctx.warn(`logfile ${path} is not written: ${e.text}; logging to syslog and stderr`);
+        else if (e) ctx.err(`unable to open logfile: ${path}`);
       }
       return path;
     },
@@ -279,8 +298,8 @@ export const DIRECTIVES = {
     form: 'digits',
     default: 0,
     inherit: true,
-    global: digits('invalid email alert frequency'),
-    virtual: digits('invalid email alert frequency'),
+    global: digits('invalid email alert frequency', MAX_SECONDS),
+    virtual: digits('invalid email alert frequency', MAX_SECONDS),
   }),
   emailalertstatus: d({
     form: 'plain',
@@ -299,7 +318,8 @@ export const DIRECTIVES = {
     default: null,
     virtual: (f, ctx): string => {
       const e = ctx.machine.checkFiles ? ctx.machine.files.tryAppend(f) : null;
-      if (e !== null) ctx.err(`unable to open monitorfile ${f}: ${e}`);
+      if (e?.unsafe) ctx.warn(`monitorfile ${f} is not written: ${e.text}`);
+      else if (e) ctx.err(`unable to open monitorfile ${f}: ${e.text}`);
       return f;
     },
   }),

@@ -5,6 +5,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { errnoText } from '../perl/strings';
+import { probeAppend } from '../util/append';
 import { ConfigError } from './model';
 import type { FileProbe } from './values';
 
@@ -17,18 +18,10 @@ export const realFileProbe: FileProbe = {
     }
   },
   tryAppend(path) {
-    // Never through a symlink, and never waiting on a FIFO.
-    try {
-      const fd = openSync(
-        path,
-        constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK,
-        0o644,
-      );
-      closeSync(fd);
-      return null;
-    } catch (e) {
-      return errnoText(e);
-    }
+    // Never through a symlink, never waiting on a FIFO, only a regular file.
+    const e = probeAppend(path);
+    if (e === null) return null;
+    return e.unsafe ? { unsafe: true, text: e.message } : { unsafe: false, text: errnoText(e) };
   },
 };
 

@@ -37,3 +37,10 @@ export function loadConfig(
 ): Promise<Config> {
   return readConfigFile(file, { resolver: systemResolver(), hostname: daemonHostname(), ...opts });
 }
+
+/** ld_init's CFGNAME (the pid file's name): `ldirectord` without a config argument, else the config's file name. */
+export function cfgName(config: string, explicit: boolean): string {
+  if (!explicit) return 'ldirectord';
+  const m = /([^/]+)$/.exec(config);
+  return m ? m[1]! : config;
+}

@@ -273,7 +273,12 @@ class ConfigReader {
     ipPort: string | undefined,
     fwm: string | undefined,
   ): Promise<Endpoint> {
-    if (!ipPort || protocol === 'fwm') return { kind: 'fwmark', mark: Number(fwm) };
+    if (!ipPort || protocol === 'fwm') {
+      const mark = Number(fwm);
+      // ipvsadm takes a mark of 1 to UINT_MAX (the original passed 0 and 2^32 on, to fail there).
+      if (!(mark >= 1 && mark <= 0xffffffff)) this.err(line, `invalid fwmark ${fwm}: ipvsadm takes 1 to 4294967295`);
+      return { kind: 'fwmark', mark };
+    }
     const pm = RE.portSuffix.exec(ipPort)!;
     const hostPart = ipPort.slice(0, pm.index) + ipPort.slice(pm.index + pm[0].length);
     const address = await this.lookups.host(hostPart, af);

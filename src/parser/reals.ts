@@ -16,6 +16,9 @@ import type { Forward, RealServer } from './model';
 
 /** The most reals one `a->b` range may expand to. */
 export const MAX_RANGE = 65536;
+/** What ipvsadm takes for a weight (-w) and a connection threshold (-x, -y). */
+const MAX_WEIGHT = 65535;
+const MAX_THRESHOLD = 2_147_483_647;
 
 const RE = {
   line: P`(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-fa-f:]+\])(->(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-fa-f:]+\]))?(:(\d+|[A-Za-z0-9-_]+))?\s+(.*)`,
@@ -81,6 +84,7 @@ function realServer(line: number, address: string, port: number, flags: string, 
   let m: RegExpExecArray | null;
   if ((m = RE.weight.exec(rest))) {
     r.weight = Number(m[1]);
+    if (r.weight > MAX_WEIGHT) lk.err(line, `invalid weight ${m[1]}: ipvsadm takes 0 to ${MAX_WEIGHT}`);
     rest = m[2]!;
   }
   if ((m = RE.requestReceive.exec(rest))) {
@@ -91,15 +95,22 @@ function realServer(line: number, address: string, port: number, flags: string, 
     rest = m[3]!;
   }
   if ((m = RE.lower.exec(rest))) {
-    r.lower = Number(m[1]);
+    r.lower = threshold(m[1]!, 'l', line, lk);
     rest = m[2]!;
   }
   if ((m = RE.upper.exec(rest))) {
-    r.upper = Number(m[1]);
+    r.upper = threshold(m[1]!, 'u', line, lk);
     rest = m[2]!;
   }
   if (RE.nonBlank.test(rest)) lk.err(line, `Invalid real server line, around "${rest}"`);
   return r;
+}
+
+/** A connection threshold (`l:N`, `u:N`): ipvsadm takes 0 to INT_MAX. */
+function threshold(text: string, which: 'l' | 'u', line: number, lk: Lookups): number {
+  const n = Number(text);
+  if (n > MAX_THRESHOLD) lk.err(line, `invalid threshold ${which}:${text}: ipvsadm takes 0 to ${MAX_THRESHOLD}`);
+  return n;
 }
 
 function ipToInt(ip: string): number {

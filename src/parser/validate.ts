@@ -35,6 +35,10 @@ export function validateForChecks(file: string, virtuals: readonly VirtualServic
         `invalid sched-flags "${v.schedflags}": a comma-separated list of flag names (e.g. sh-fallback,sh-port)`,
       );
     }
+    // ipvsadm refuses it ("Zero port specified for non-persistent service"), at every reconcile.
+    if (v.endpoint.kind === 'address' && v.endpoint.port === 0 && v.persistent === null) {
+      fail(v.line, 'a virtual service on port 0 must be persistent (persistent=N): ipvsadm refuses it otherwise');
+    }
     if (v.checktype !== 'negotiate' && v.checktype !== 'combined') continue;
     const kind = SERVICES.get(v.service)?.kind;
     if (!kind) continue;

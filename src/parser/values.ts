@@ -79,8 +79,12 @@ export interface MachineContext {
 /** The filesystem questions the parser asks, injectable for tests. */
 export interface FileProbe {
   isDirectory(path: string): boolean;
-  /** Open for append and close, as Perl's `open(F, ">>$f") and close(F)`. Returns an error text or null. */
-  tryAppend(path: string): string | null;
+  /**
+   * Open for append and close, as Perl's `open(F, ">>$f") and close(F)`. Null when it can be
+   * written; else why not, `unsafe` when the path is a symlink, FIFO, device or directory
+   * the daemon refuses to write to (rather than a file it cannot open).
+   */
+  tryAppend(path: string): { unsafe: boolean; text: string } | null;
 }
 
 export type Reader<T> = (value: string, ctx: LineContext) => T | Promise<T>;
@@ -113,12 +117,30 @@ const asNumber =
   (val, ctx) =>
     Number(read(val, ctx));
 
-/** `$1 =~ /(\d+)/ && $1 or config_error`: digits anywhere, Perl-true (not "0"); `nonzero` also refuses "00". */
-export const positive = (msg: string, opts: { nonzero?: boolean } = {}): SyncReader<number> =>
-  asNumber(capture(RE.digits, msg, (d) => perlTrue(d) && (!opts.nonzero || Number(d) > 0)));
+/**
+ * A number no larger than `max`: a value past what ipvsadm, the kernel or a timer takes
+ * is refused at its line rather than failing at every reconcile (`1e+22` as a weight).
+ */
+const atMost =
+  (read: SyncReader<number>, max: number | undefined, msg: string): SyncReader<number> =>
+  (val, ctx) => {
+    const n = read(val, ctx);
+    return max === undefined || n <= max ? n : ctx.err(`${msg}: at most ${max}`);
+  };
 
-/** `$1 =~ /(\d+)/ or config_error`. */
-export const digits = (msg: string): SyncReader<number> => asNumber(capture(RE.digits, msg));
+/** Seconds a timer can wait (Node's timers take up to 2^31-1 ms). */
+export const MAX_SECONDS = 2_147_483;
+
+/**
+ * `$1 =~ /(\d+)/ && $1 or config_error`: digits anywhere, Perl-true (not "0"); `nonzero` also
+ * refuses "00"; `max` bounds it.
+ */
+export const positive = (msg: string, opts: { nonzero?: boolean; max?: number } = {}): SyncReader<number> =>
+  atMost(asNumber(capture(RE.digits, msg, (d) => perlTrue(d) && (!opts.nonzero || Number(d) > 0))), opts.max, msg);
+
+/** `$1 =~ /(\d+)/ or config_error`, at most `max`. */
+export const digits = (msg: string, max?: number): SyncReader<number> =>
+  atMost(asNumber(capture(RE.digits, msg)), max, msg);
 
 /** `$1 =~ /(.+)/ or config_error`. */
 export const nonEmpty = (msg: string): SyncReader<string> => capture(RE.any, msg);

@@ -82,7 +82,32 @@ function normalize(doc: Json): Json {
  * document into what this daemon must produce instead, so the rest of the file is still
  * compared field by field.
  */
+/** A value past what ipvsadm, the kernel or a timer takes: refused at its line (Perl passed it on). */
+const outOfRange = (line: number, message: string) => ({
+  fix: 'a value outside what ipvsadm and the kernel take is a config error at its line (Perl failed at every reconcile)',
+  expect: (p: Json) => {
+    assert.ok(p.virtuals, 'Perl accepts the file');
+    for (const k of Object.keys(p)) delete p[k];
+    p.error = { line, message };
+  },
+});
+
 const DELIBERATE: Record<string, { fix: string; expect: (perl: Json) => void }> = {
+  'limit-weight.cf': outOfRange(2, 'invalid weight 70000: ipvsadm takes 0 to 65535'),
+  'limit-weight-huge.cf': outOfRange(2, 'invalid weight 1234567890123456789012: ipvsadm takes 0 to 65535'),
+  'limit-threshold.cf': outOfRange(2, 'invalid threshold u:2147483648: ipvsadm takes 0 to 2147483647'),
+  'limit-range.cf': outOfRange(
+    2,
+    'Invalid Range: 59.0.0.0-59.255.255.255: 16777216 addresses, more than the 65536 one range may hold',
+  ),
+  'limit-persistent-zero.cf': outOfRange(3, 'invalid persistent timeout: at least 1'),
+  'limit-persistent-big.cf': outOfRange(3, 'invalid persistent timeout: at most 2678400'),
+  'limit-fwmark-zero.cf': outOfRange(1, 'invalid fwmark 0: ipvsadm takes 1 to 4294967295'),
+  'limit-port-zero.cf': outOfRange(
+    1,
+    'a virtual service on port 0 must be persistent (persistent=N): ipvsadm refuses it otherwise',
+  ),
+  'limit-checkinterval.cf': outOfRange(1, 'invalid check interval value: at most 2147483'),
   'real-request-leading-slash.cf': {
     fix: 'W-3: a per-real request starting with "/" keeps its receive string and thresholds',
     expect: (p) => {
