@@ -20,6 +20,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { aborted, codeText, down, inert, session, up, type Verdict } from './kernel';
 import { CHECK_PATH } from '../util/command-env';
 import { defineKind } from './kind';
+import { trackChild } from '../util/children';
 
 export interface ExternalSpec {
   kind: 'external';
@@ -96,13 +97,16 @@ export const external = defineKind<ExternalSpec>({
     return session(
       signal,
       (settle) => {
-        const c = spawn(file, argv, {
-          detached: true,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: checkEnv(spec),
-          cwd: '/',
-          windowsHide: true,
-        });
+        const c = trackChild(
+          spawn(file, argv, {
+            detached: true,
+            stdio: ['ignore', 'pipe', 'pipe'],
+            env: checkEnv(spec),
+            cwd: '/',
+            windowsHide: true,
+          }),
+          { group: true },
+        );
         child = c;
         c.once('error', (e) => settle(down('exec', `cannot run ${file}: ${codeText(e)}`)));
         // Without descriptors left, spawn reports EMFILE through 'error' and has no pipes.

@@ -12,6 +12,7 @@ import { isIPv6 } from 'node:net';
 import { COMMAND_ENV } from '../util/command-env';
 import { aborted, codeText, down, inert, session, up } from './kernel';
 import { defineKind } from './kind';
+import { trackChild } from '../util/children';
 
 export interface PingSpec {
   kind: 'ping';
@@ -38,7 +39,7 @@ function pingOnce(host: string, ipv6: boolean, waitMs: number, signal: AbortSign
   return session<Attempt>(
     signal,
     (settle) => {
-      const child = spawn('ping', args, { stdio: ['ignore', 'pipe', 'pipe'], env: COMMAND_ENV });
+      const child = trackChild(spawn('ping', args, { stdio: ['ignore', 'pipe', 'pipe'], env: COMMAND_ENV }));
       let out = '';
       let err = '';
       // ping ends by itself after -W; should it not, the attempt is over anyway.

@@ -54,6 +54,7 @@ import type { DaemonPlugin } from './daemon';
 import type { EngineEvent } from '../engine/events';
 import { alertSubject, isPurge } from '../reconcile/ops';
 import type { Logger } from '../util/log';
+import { trackChild } from '../util/children';
 
 /** What the plugin needs from the daemon (the Daemon class has all of it). */
 export interface AlertHost {
@@ -438,6 +439,7 @@ export class EmailAlerts implements DaemonPlugin {
           } else resolve(true);
         },
       );
+      trackChild(child);
       child.stdin?.on('error', () => undefined);
       child.stdin?.end(text);
     });

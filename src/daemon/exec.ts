@@ -4,6 +4,8 @@
  * run with execFile, with a deadline.
  */
 import { execFile } from 'node:child_process';
+import { inert } from '../text/untrusted';
+import { trackChild } from '../util/children';
 
 /** Split a command line into words: whitespace separates, '…' and "…" group, \ escapes. */
 export function splitCommand(cmd: string): string[] {
@@ -48,7 +50,7 @@ export function runCommand(command: string, args: string[], timeoutMs = 30000): 
   const words = splitCommand(command);
   if (!words.length) return Promise.resolve({ ok: false, detail: 'empty command' });
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       words[0]!,
       [...words.slice(1), ...args],
       {
@@ -67,8 +69,10 @@ export function runCommand(command: string, args: string[], timeoutMs = 30000): 
             : e.signal
               ? `killed by ${e.signal}`
               : String(e.code ?? e.message);
-        resolve({ ok: false, detail: `${why}${stderr ? `: ${String(stderr).trim().slice(-200)}` : ''}` });
+        const tail = String(stderr).trim();
+        resolve({ ok: false, detail: tail ? `${why}: ${inert(tail.slice(-200))}` : why });
       },
     );
+    trackChild(child);
   });
 }

@@ -17,6 +17,7 @@ import { applyThresholds, parseList, parseSave } from './ipvsadm-save';
 import { restoreLine } from './ops';
 import { simulateCommand } from './simulate';
 import { cloneTable, type Table } from './table';
+import { trackChild } from '../util/children';
 
 export interface RunResult {
   ok: boolean;
@@ -78,6 +79,8 @@ export function ipvsadmTimeoutMs(): number {
   return Number.isFinite(s) && s > 0 ? s * 1000 : 15000;
 }
 const MAX_OUTPUT = 256 * 1024 * 1024;
+/** What is kept of ipvsadm's stderr. */
+const MAX_STDERR = 64 * 1024;
 
 export class Ipvsadm implements IpvsAdapter {
   spawned = 0;
@@ -103,10 +106,12 @@ export class Ipvsadm implements IpvsAdapter {
     return new Promise((resolve) => {
       let child;
       try {
-        child = spawn(this.name, args, {
-          env: { ...ENV, PATH: process.env.PATH ? `${process.env.PATH}:${ENV.PATH}` : ENV.PATH },
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
+        child = trackChild(
+          spawn(this.name, args, {
+            env: { ...ENV, PATH: process.env.PATH ? `${process.env.PATH}:${ENV.PATH}` : ENV.PATH },
+            stdio: ['pipe', 'pipe', 'pipe'],
+          }),
+        );
       } catch (e) {
         resolve({ code: null, stdout: '', stderr: '', error: (e as Error).message });
         return;
@@ -114,28 +119,12 @@ export class Ipvsadm implements IpvsAdapter {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let size = 0;
+      let errSize = 0;
       let failed: string | null = null;
-      const timer = setTimeout(() => {
-        failed = `timed out after ${this.timeoutMs / 1000} s, killed`;
-        child.kill('SIGKILL');
-      }, this.timeoutMs);
-      child.stdout.on('data', (b: Buffer) => {
-        size += b.length;
-        if (size > MAX_OUTPUT) {
-          failed = 'output too large, killed';
-          child.kill('SIGKILL');
-        } else out.push(b);
-      });
-      child.stderr.on('data', (b: Buffer) => {
-        if (err.reduce((n, x) => n + x.length, 0) < 65536) err.push(b);
-      });
-      child.once('error', (e: NodeJS.ErrnoException) => {
-        failed = `cannot run ${this.name}: ${e.code ?? e.message}`;
-      });
-      child.stdin.on('error', () => {
-        // EPIPE when ipvsadm exits before reading all of -R's input; its exit status tells.
-      });
-      child.once('close', (code) => {
+      let done = false;
+      const finish = (code: number | null) => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
         resolve({
           code,
@@ -143,7 +132,35 @@ export class Ipvsadm implements IpvsAdapter {
           stderr: Buffer.concat(err).toString('utf8').trim(),
           error: failed,
         });
+      };
+      const timer = setTimeout(() => {
+        failed = `timed out after ${this.timeoutMs / 1000} s, killed`;
+        child.kill('SIGKILL');
+      }, this.timeoutMs);
+      // Out of descriptors, spawn reports EMFILE through 'error', and may have no pipes at all.
+      child.once('error', (e: NodeJS.ErrnoException) => {
+        failed = `cannot run ${this.name}: ${e.code ?? e.message}`;
+        if (child.pid === undefined) finish(null);
       });
+      child.stdout?.on('data', (b: Buffer) => {
+        size += b.length;
+        if (size > MAX_OUTPUT) {
+          failed = 'output too large, killed';
+          child.kill('SIGKILL');
+        } else out.push(b);
+      });
+      child.stderr?.on('data', (b: Buffer) => {
+        if (errSize < MAX_STDERR) err.push(b);
+        errSize += b.length;
+      });
+      // EPIPE when ipvsadm exits before reading all of -R's input; its exit status tells.
+      child.stdin?.on('error', () => undefined);
+      child.once('close', (code) => finish(code));
+      if (!child.stdout || !child.stderr || !child.stdin) {
+        failed = `cannot run ${this.name}: no pipes (out of file descriptors?)`;
+        child.kill('SIGKILL');
+        return finish(null);
+      }
       child.stdin.end(input ?? '');
     });
   }

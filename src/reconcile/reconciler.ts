@@ -17,6 +17,7 @@ import { diff, type Op, type Retired } from './diff';
 import { opArgv, opId, opMessage, type OpContext } from './ops';
 import { IpvsError, type IpvsAdapter, type RunResult } from './ipvsadm';
 import type { Table } from './table';
+import { oneLine } from '../text/untrusted';
 
 export interface ReconcileLog {
   info(msg: string): void;
@@ -33,6 +34,13 @@ export interface ReconcileReport {
 }
 
 const MAX_ROUNDS = 3;
+/** Past this many left over from a batch, they are tried as a batch again (ipvsadm is broken, not one line). */
+const MAX_ONE_BY_ONE = 64;
+
+/** ipvsadm's own words for a failed run, or how it ended. */
+function failureText(r: RunResult): string {
+  return (r.error ?? r.stderr) || `exit status ${r.exit}`;
+}
 
 export class Reconciler {
   /** The table as last read back (null: read it before the next diff). */
@@ -46,6 +54,8 @@ export class Reconciler {
    * empty: it is skipped. A periodic resync of 10,000 unchanged reals then costs one read.
    */
   private converged: Table | null = null;
+  /** Commands that failed at the last reconcile, with why: each is logged once until it changes. */
+  private refused = new Map<string, string>();
 
   constructor(
     private readonly ipvs: IpvsAdapter,
@@ -87,11 +97,26 @@ export class Reconciler {
         return report;
       }
       let outstanding = diff(desired, table, retire);
+      /** Why each op that failed on its own failed (its argv → ipvsadm's words). */
+      const why = new Map<string, string>();
       let lastRun: RunResult | null = null;
       for (let round = 0; round < MAX_ROUNDS && outstanding.length; round++) {
-        lastRun = await this.ipvs.run(outstanding.map(opArgv));
-        report.commands++;
-        this.stats.commands++;
+        if (round === 0 || outstanding.length > MAX_ONE_BY_ONE) {
+          lastRun = await this.ipvs.run(outstanding.map(opArgv));
+          report.commands++;
+          this.stats.commands++;
+        } else {
+          // `ipvsadm -R` stops at a line it refuses and never runs the ones after it: what
+          // a batch left is run one command at a time, so one bad line holds up nothing
+          // else, and each failure carries its own ipvsadm message.
+          for (const op of outstanding) {
+            const r = await this.ipvs.run([opArgv(op)]);
+            report.commands++;
+            this.stats.commands++;
+            if (!r.ok) why.set(opArgv(op).join(' '), failureText(r));
+            lastRun = r;
+          }
+        }
         try {
           table = await this.refresh(thresholds);
         } catch (e) {
@@ -109,16 +134,19 @@ export class Reconciler {
         }
         const progressed = outstanding.some((op) => !still.has(opId(op)));
         outstanding = after;
-        if (!progressed) break;
+        // A batch that failed as a whole is tried line by line once before giving up.
+        if (!progressed && round > 0) break;
       }
+      const failing = new Map<string, string>();
+      for (const op of outstanding) {
+        const argv = opArgv(op).join(' ');
+        failing.set(argv, why.get(argv) ?? (lastRun ? failureText(lastRun) : 'not run'));
+      }
+      this.reportFailures(failing);
       if (outstanding.length) {
         report.failed = outstanding;
         this.stats.failures++;
-        const detail = lastRun ? (lastRun.error ?? lastRun.stderr) || `exit status ${lastRun.exit}` : 'not run';
-        this.stats.lastError = detail;
-        for (const op of outstanding) {
-          this.log.error(`ipvsadm failed: ${this.ipvs.name} ${opArgv(op).join(' ')}: ${detail} (will retry)`);
-        }
+        this.stats.lastError = [...failing.values()][0]!;
       } else {
         this.stats.lastError = null;
         if (opts.complete) this.converged = table;
@@ -132,6 +160,19 @@ export class Reconciler {
     }
     this.stats.lastMs = Date.now() - t0;
     return report;
+  }
+
+  /**
+   * Log what is still failing, with its argv and ipvsadm's words: once per failure, not
+   * at every pass (the resync retries it), and again if the failure changes or comes back.
+   */
+  private reportFailures(failing: Map<string, string>): void {
+    for (const [argv, detail] of failing) {
+      if (this.refused.get(argv) !== detail) {
+        this.log.error(`ipvsadm failed: ${this.ipvs.name} ${argv}: ${oneLine(detail)} (will retry)`);
+      }
+    }
+    this.refused = failing;
   }
 }
 

@@ -22,6 +22,11 @@ export class FakeIpvs implements IpvsAdapter {
   failReads: string | null = null;
   /** Commands matching this fail with "Invalid operation" and change nothing. */
   failCommands: RegExp | null = null;
+  /**
+   * Commands matching this are refused as ipvsadm refuses a bad argument ("illegal weight
+   * specified"): it exits, so in an `ipvsadm -R` batch the lines after it never run.
+   */
+  refuseArgs: RegExp | null = null;
 
   private last: { text: string; table: Table } | null = null;
 
@@ -50,6 +55,10 @@ export class FakeIpvs implements IpvsAdapter {
     for (const c of commands) {
       const line = c.join(' ');
       this.log.push(line);
+      if (this.refuseArgs?.test(line)) {
+        errors.push('illegal weight specified');
+        break;
+      }
       if (this.failCommands?.test(line)) {
         errors.push('Invalid operation');
         continue;
