@@ -6,6 +6,9 @@
  * Additions (reference/cli.md) keep that shape: `--check`, `--dry-run`, `--ipvsadm PATH`,
  * and per-command options after the command word (`status -v`, `logs -f -n 20`).
  */
+import { cfgName } from '../parser/load';
+
+export { cfgName };
 
 export const DAEMON_COMMANDS = ['start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload', 'status'] as const;
 export type DaemonCommand = (typeof DAEMON_COMMANDS)[number];
@@ -38,12 +41,6 @@ export type Action =
   | { kind: 'logs'; config: string; cfgname: string; opts: GlobalOptions; logs: LogsOptions };
 
 /** Perl: a bare CONFIG name is ldirectord.cf / "ldirectord"; otherwise the basename. */
-export function cfgName(config: string, explicit: boolean): string {
-  if (!explicit) return 'ldirectord';
-  const m = /([^/]+)$/.exec(config);
-  return m ? m[1]! : config;
-}
-
 export function parseArgs(argv: string[]): Action {
   const opts: GlobalOptions = { debug: false, ipvsadm: null, json: false, dryRun: false, metrics: null };
   let check = false;

@@ -3,11 +3,16 @@
  * status, with its exit codes and texts (spec §1.3), which the OCF resource agent,
  * init scripts and heartbeat depend on.
  *
- * Differences by design (README): `stop` waits (bounded) until the daemon has cleaned up
- * (W-16); `status` and `stop` work from the pid file even when the config is broken, and
- * never delete a running daemon's pid file (W-1); `restart` waits a bounded time.
+ * Differences by design (README): `stop` waits until the daemon has cleaned up (W-16),
+ * KILLs it if it has not after STOP_WAIT_MS and returns 0 only once it is gone; `start`
+ * returns 0 only once the daemon runs with its table, within LDIRECTORD_START_TIMEOUT;
+ * `status` and `stop` work from the pid file even when the config is broken, and never
+ * delete a running daemon's pid file (W-1); a pid file counts only when its process is
+ * this daemon for this config (pidfile.ts); the commands that change the director refuse
+ * at once, with status 4, when not run as root.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { readFileSync, writeSync } from 'node:fs';
 import type { DaemonCommand, GlobalOptions } from './args';
 import { ConfigError, formatWarning, type Config } from '../parser/model';
@@ -17,6 +22,7 @@ import { createLogger, destinationFor, type DaemonLogger } from '../daemon/loggi
 import { isAlive, readPidFile } from '../daemon/pidfile';
 import { Redactor } from '../daemon/redact';
 import { parseListen } from '../daemon/metrics';
+import { inert } from '../text/untrusted';
 
 export interface ControlRequest {
   command: DaemonCommand;
@@ -48,7 +54,37 @@ async function newDaemon(...args: ConstructorParameters<typeof Daemon>): Promise
 const DAEMON_ENV = 'LDIRECTORD_DAEMON_CHILD';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** LSB's exit status for "user had insufficient privilege". */
+const EXIT_PRIVILEGE = 4;
+
+/**
+ * Commands that change the director need root: they signal a root daemon, write the pid
+ * file in /var/run and run ipvsadm. Said at once, rather than hanging or half-working.
+ * `-d` (a foreground run, for trying things) and LDIRECTORD_RUN_DIR (a run directory of
+ * one's own: tests, unprivileged installs) are left to fail or succeed on their own.
+ */
+function privilegeError(req: ControlRequest): string | null {
+  if (req.command === 'status' || req.opts.debug || process.env.LDIRECTORD_RUN_DIR) return null;
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) return null;
+  return `ldirectord ${req.command}: permission denied: it needs root (running as uid ${uid})`;
+}
+
 export async function runControl(req: ControlRequest): Promise<number> {
+  const denied = process.env[DAEMON_ENV] === undefined ? privilegeError(req) : null;
+  if (denied) {
+    process.stderr.write(denied + '\n');
+    return EXIT_PRIVILEGE;
+  }
+  // A daemon this user may not signal: said before anything else is looked at.
+  if (req.command !== 'start' && req.command !== 'status' && process.env[DAEMON_ENV] === undefined) {
+    const running = readPidFile(req.cfgname).running;
+    const why = running === null ? null : signalRefused(running);
+    if (why) {
+      process.stderr.write(`ldirectord ${req.command}: permission denied: cannot signal pid ${running}: ${why}\n`);
+      return EXIT_PRIVILEGE;
+    }
+  }
   const metrics = req.opts.metrics ?? process.env.LDIRECTORD_METRICS ?? null;
   if (metrics) {
     try {
@@ -108,21 +144,20 @@ export async function runControl(req: ControlRequest): Promise<number> {
       if (running !== null) return 0;
       return startDaemon(cfg!, file, req, log);
     case 'stop':
-      if (running !== null) await terminate(running, log);
-      return 0;
+      return running === null ? 0 : terminate(running, log);
     case 'restart':
-    case 'try-restart':
+    case 'try-restart': {
       if (running === null) return req.command === 'restart' ? startDaemon(cfg!, file, req, log) : 0;
-      await terminate(running, log);
-      return startDaemon(cfg!, file, req, log);
+      const stopped = await terminate(running, log);
+      return stopped === 0 ? startDaemon(cfg!, file, req, log) : stopped;
+    }
     case 'reload':
     case 'force-reload':
       if (running === null) {
         log.info(`ldirectord is stopped for ${file}`);
         return 1;
       }
-      process.kill(running, 'SIGHUP');
-      return 0;
+      return signalDaemon(running, 'SIGHUP', log);
     case 'status':
       if (running !== null) {
         process.stderr.write(`ldirectord for ${file} is running with pid: ${running}\n`);
@@ -152,12 +187,69 @@ function bootLogger(cfg: Config | null, req: ControlRequest): DaemonLogger {
   });
 }
 
-/** TERM the daemon and wait (bounded) until it has cleaned up and exited. */
-async function terminate(pid: number, log: DaemonLogger): Promise<void> {
-  process.kill(pid, 'SIGTERM');
-  const until = Date.now() + 14000;
+/** How long `stop` waits after TERM: the daemon's own stop bound (12 s) and a margin. */
+const STOP_WAIT_MS = 12_500;
+/** After KILL, how long until the process must be gone. Both stay under the OCF agent's 15 s. */
+const KILL_WAIT_MS = 1_500;
+
+/** Why this process may not signal `pid` (EPERM), or null. */
+function signalRefused(pid: number): string | null {
+  try {
+    process.kill(pid, 0);
+    return null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'EPERM' ? code : null;
+  }
+}
+
+/** Signal the daemon: 0, or the exit status and a message when it cannot be done. */
+async function signalDaemon(pid: number, sig: NodeJS.Signals, log: DaemonLogger): Promise<number> {
+  try {
+    process.kill(pid, sig);
+    return 0;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH') return 0; // gone in between
+    const msg = `cannot send ${sig} to ldirectord (pid ${pid}): ${code ?? (e as Error).message}`;
+    process.stderr.write(msg + '\n');
+    log.error(msg);
+    await log.flush();
+    return code === 'EPERM' ? EXIT_PRIVILEGE : 1;
+  }
+}
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
   while (isAlive(pid) && Date.now() < until) await sleep(50);
-  if (isAlive(pid)) log.warn(`ldirectord (pid ${pid}) is still stopping after 14 s`);
+  return !isAlive(pid);
+}
+
+/**
+ * TERM the daemon and wait until it has cleaned up and exited; KILL it if it has not
+ * after STOP_WAIT_MS. 0 only when the process is gone.
+ */
+async function terminate(pid: number, log: DaemonLogger): Promise<number> {
+  const sent = await signalDaemon(pid, 'SIGTERM', log);
+  if (sent !== 0) return sent;
+  if (await waitGone(pid, STOP_WAIT_MS)) return 0;
+  log.warn(`ldirectord (pid ${pid}) did not stop within ${STOP_WAIT_MS / 1000} s of SIGTERM: sending SIGKILL`);
+  const killed = await signalDaemon(pid, 'SIGKILL', log);
+  if (killed === 0 && (await waitGone(pid, KILL_WAIT_MS))) {
+    await log.flush();
+    return 0;
+  }
+  const msg = `ldirectord (pid ${pid}) is still running after SIGKILL`;
+  process.stderr.write(msg + '\n');
+  log.error(msg);
+  await log.flush();
+  return 1;
+}
+
+/** How long `start` waits for the daemon to report that it runs with its table (seconds). */
+function startTimeoutMs(): number {
+  const s = Number(process.env.LDIRECTORD_START_TIMEOUT);
+  return Number.isFinite(s) && s > 0 ? Math.min(s, 3600) * 1000 : 25_000;
 }
 
 /**
@@ -177,39 +269,76 @@ async function startDaemon(cfg: Config, file: string, req: ControlRequest, log: 
       dryRun: req.opts.dryRun,
       ipvsadm: req.opts.ipvsadm,
       writePid: !req.opts.debug,
+      ownsProcess: true,
       plugins: await defaultPlugins(req, cfg),
     });
     await d.start();
     for (const child of cfg.global.execute) await runSelf([child, 'start']);
     return d.done;
   }
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...req.argv], {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    env: { ...process.env, [DAEMON_ENV]: '3' },
-    cwd: '/',
-  });
-  const pipe = child.stdio[3] as NodeJS.ReadableStream;
-  let text = '';
-  const outcome = await new Promise<{ ok: boolean; code: number; message: string }>((resolve) => {
+  // The daemon's command line reads `<ldirectord> [options] <conf> start` whatever command
+  // started it (restart too): the OCF agent finds it with pgrep -f "$LDIRECTORD $CONF start".
+  const argv = [...req.argv];
+  const at = argv.lastIndexOf(req.command);
+  if (at >= 0) argv[at] = 'start';
+  const timeoutMs = startTimeoutMs();
+  type Outcome = { ok: boolean; code: number; message: string };
+  const outcome = await new Promise<Outcome>((resolve) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...argv], {
+        detached: true,
+        stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+        env: { ...process.env, [DAEMON_ENV]: '3' },
+        cwd: '/',
+      });
+    } catch (e) {
+      return resolve({ ok: false, code: 1, message: `cannot start ldirectord: ${(e as Error).message}` });
+    }
+    let settled = false;
+    const pipe = child.stdio[3] as Readable | null;
+    const timer = setTimeout(
+      () =>
+        done({
+          ok: false,
+          code: 1,
+          message:
+            `ldirectord (pid ${child.pid}) did not report running with its table within ${timeoutMs / 1000} s;` +
+            ' it is left running: `stop` ends it',
+        }),
+      timeoutMs,
+    );
+    const done = (o: Outcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.unref();
+      pipe?.destroy();
+      resolve(o);
+    };
+    child.on('error', (e) => done({ ok: false, code: 1, message: `cannot start ldirectord: ${e.message}` }));
+    child.on('exit', (code, sig) =>
+      done({
+        ok: false,
+        code: code || 1,
+        message: `ldirectord exited during start-up with ${sig ? `signal ${sig}` : `status ${code}`}`,
+      }),
+    );
+    if (!pipe) return; // no descriptors for the pipe: 'error' or 'exit' says why
+    let text = '';
+    pipe.on('error', () => undefined);
     pipe.on('data', (b: Buffer) => {
       text += b.toString('utf8');
-      const line = text.split('\n')[0];
-      if (text.includes('\n')) {
+      const nl = text.indexOf('\n');
+      if (nl >= 0) {
         try {
-          resolve(JSON.parse(line!));
+          done(JSON.parse(text.slice(0, nl)) as Outcome);
         } catch {
-          resolve({ ok: false, code: 1, message: line! });
+          done({ ok: false, code: 1, message: inert(text.slice(0, nl)) });
         }
-      }
+      } else if (text.length > 64 * 1024) done({ ok: false, code: 1, message: 'garbled start-up report' });
     });
-    child.on('exit', (code) =>
-      resolve({ ok: false, code: code ?? 1, message: `ldirectord exited during start-up with status ${code}` }),
-    );
-    child.on('error', (e) => resolve({ ok: false, code: 1, message: e.message }));
   });
-  child.unref();
-  (pipe as unknown as { destroy?: () => void }).destroy?.();
   if (!outcome.ok) {
     process.stderr.write(outcome.message + '\n');
     log.error(outcome.message);
@@ -239,6 +368,7 @@ async function runDaemonChild(cfg: Config, file: string, req: ControlRequest): P
       dryRun: req.opts.dryRun,
       ipvsadm: req.opts.ipvsadm,
       writePid: true,
+      ownsProcess: true,
       plugins: await defaultPlugins(req, cfg),
       onReady: () => reportToParent({ ok: true, code: 0, message: 'started' }),
     });

@@ -30,10 +30,13 @@ import { systemResolver } from '../parser/resolve';
 import { DryRunIpvs, Ipvsadm, findIpvsadm, type IpvsAdapter } from '../reconcile/ipvsadm';
 import { realClock } from '../schedule/clock';
 import { BoundedRunner } from '../schedule/runner';
+import { oneLine } from '../text/untrusted';
+import { endChildren } from '../util/children';
 import { isExecutable } from '../util/fs';
+import { routeLibraryChatter } from './chatter';
 import { runCommand } from './exec';
 import { maxChecksInFlight } from './limits';
-import { createLogger, destinationFor, type DaemonLogger } from './logging';
+import { SyslogWriter, createLogger, destinationFor, type DaemonLogger } from './logging';
 import { tuneHeap } from './memory';
 import { worldWritableWarnings } from './permissions';
 import { removePidFile, writePidFile } from './pidfile';
@@ -54,6 +57,11 @@ export interface DaemonOptions {
   onReady?: () => void;
   /** Extra listeners (status socket, metrics, monitorfile, alerts). */
   plugins?: DaemonPlugin[];
+  /**
+   * The daemon is the whole process (the ldirectord command; not a test that runs one in
+   * its own process): it takes over console output and ends the process on a bug.
+   */
+  ownsProcess?: boolean;
 }
 
 export interface DaemonPlugin {
@@ -173,6 +181,11 @@ export class Daemon {
       void this.reload();
     });
     process.on('SIGPIPE', () => undefined);
+    if (opts.ownsProcess) {
+      this.unrouteChatter = routeLibraryChatter(log);
+      process.on('uncaughtException', (e) => this.crash('uncaught exception', e));
+      process.on('unhandledRejection', (e) => this.crash('unhandled promise rejection', e));
+    }
     await this.engine.start(this.config);
     for (const p of this.plugins) await p.start(this);
     this.settle(this.statusGen);
@@ -308,6 +321,38 @@ export class Daemon {
     }
   }
 
+  private crashed = false;
+  private unrouteChatter: (() => void) | null = null;
+
+  /**
+   * A bug got through (an exception nobody caught): say so with the stack in the log, in
+   * syslog and on stderr, end the children, and exit non-zero. The IPVS table is left as
+   * it is (traffic keeps flowing to the reals last known healthy) for the cluster manager
+   * or the operator to restart the daemon.
+   */
+  private crash(what: string, e: unknown): void {
+    if (this.crashed) return;
+    this.crashed = true;
+    const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    const text = `Exiting with exit_status 1: ${what}: ${detail}`;
+    try {
+      this.log.error(text);
+      process.stderr.write(oneLine(this.redactor.redact(text), 8192) + '\n');
+    } catch {
+      // the log itself may be what failed
+    }
+    const syslog = this.log.destination.kind === 'syslog' ? null : new SyslogWriter('daemon');
+    syslog?.write(oneLine(this.redactor.redact(text), 8192));
+    if (this.opts.writePid) removePidFile(this.opts.cfgname);
+    const bounded = (p: Promise<unknown>, ms: number) =>
+      Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
+    void Promise.all([
+      bounded(endChildren(500), 1000),
+      bounded(this.log.flush(), 1000),
+      bounded(syslog?.closeAndWait(1000) ?? Promise.resolve(), 1000),
+    ]).finally(() => process.exit(1));
+  }
+
   /** Stop (bounded), then resolve `done` with the exit code. */
   stop(signal: string): Promise<number> {
     if (this.stopping) return this.stopping;
@@ -316,10 +361,13 @@ export class Daemon {
     this.stopping = (async () => {
       const bound = new Promise<void>((r) => setTimeout(r, STOP_BOUND_MS).unref());
       await Promise.race([this.stopInner(), bound]);
+      // Whatever is still running (a hung check command, an ipvsadm past the bound) ends here.
+      await endChildren(500);
       this.log.info(`Linux Director Daemon terminated on signal: ${signal}`);
       if (this.opts.writePid) removePidFile(this.opts.cfgname);
       await Promise.race([this.log.flush(), new Promise((r) => setTimeout(r, 1000).unref())]);
       this.log.close();
+      this.unrouteChatter?.();
       if (this.keepalive) clearInterval(this.keepalive);
       this.resolveDone(0);
       return 0;

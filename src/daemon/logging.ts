@@ -7,19 +7,25 @@
  *   supervised=yes  stdout, `[Sat Nov 21 10:50:06 2026] message`
  *
  * The log file is opened, appended to and closed for every batch of lines, as the original
- * does per line, so logrotate's rename (and copytruncate) needs no signal. If the file
- * cannot be written (deleted directory, permissions, full disk), the line goes to syslog
- * and stderr instead and the daemon carries on.
+ * does per line, so logrotate's rename (and copytruncate) needs no signal. It is never
+ * written through a symlink, and only if it is a regular file. If it cannot be written
+ * (a symlink, a FIFO, a deleted directory, permissions, a full disk), the line goes to
+ * syslog and stderr instead and the daemon carries on.
+ *
+ * Every line is one line: control characters escaped, at most LOG_LINE_MAX characters,
+ * so no text from outside can forge a line that `ldirectord logs` would take as the
+ * daemon's.
  *
  * Every line passes through the redactor: passwd, secret and login values from the config
  * never reach a log.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
-import { appendFile } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import winston from 'winston';
 import Transport from 'winston-transport';
 import { perlLocaltime } from '../perl/localtime';
+import { inert, oneLine } from '../text/untrusted';
+import { SafeAppender } from '../util/append';
 import type { Logger } from '../util/log';
 import type { Redactor } from './redact';
 
@@ -39,10 +45,21 @@ interface Info {
   message: unknown;
 }
 
-/** Appends batches of lines, opening and closing the file each time (logrotate-safe). */
+/** Lines waiting for the log file beyond which the oldest are dropped (a hung or full disk). */
+const MAX_QUEUED_LINES = 10_000;
+
+/**
+ * Appends batches of lines, opening and closing the file each time (logrotate-safe), never
+ * through a symlink and only to a regular file (util/append.ts). While the file cannot be
+ * written, lines go to the fallback (syslog and stderr), with one line saying why when
+ * that starts and one when the file is writable again.
+ */
 class FileTransport extends Transport {
   private queue: string[] = [];
+  private dropped = 0;
   private writing = false;
+  private failing: string | null = null;
+  private readonly file: SafeAppender;
 
   constructor(
     private readonly path: string,
@@ -50,9 +67,14 @@ class FileTransport extends Transport {
     private readonly fallback: (line: string) => void,
   ) {
     super();
+    this.file = new SafeAppender(path);
   }
 
   override log(info: Info, next: () => void): void {
+    if (this.queue.length >= MAX_QUEUED_LINES) {
+      this.queue.shift();
+      this.dropped++;
+    }
     this.queue.push(`[${perlLocaltime()}|${this.cfgname}|${process.pid}] ${String(info.message)}\n`);
     this.flush();
     next();
@@ -60,14 +82,23 @@ class FileTransport extends Transport {
 
   private flush(): void {
     if (this.writing || !this.queue.length) return;
-    const batch = this.queue.join('');
+    if (this.dropped) {
+      this.queue.unshift(`[${perlLocaltime()}|${this.cfgname}|${process.pid}] ${this.dropped} log lines dropped\n`);
+      this.dropped = 0;
+    }
+    const lines = this.queue;
     this.queue = [];
     this.writing = true;
-    appendFile(this.path, batch, { mode: 0o640 }, (err) => {
+    this.file.append(lines.join(''), (err) => {
       this.writing = false;
       if (err) {
-        for (const line of batch.split('\n').filter(Boolean)) this.fallback(`${line.replace(/^\[[^\]]*\] /, '')}`);
-        this.fallback(`cannot write to log file ${this.path}: ${err.code ?? err.message}`);
+        const why = `cannot write to log file ${inert(this.path, 200)}: ${err.message}`;
+        if (this.failing !== why) this.fallback(`${why}; logging to syslog and stderr until it can`);
+        this.failing = why;
+        for (const line of lines) this.fallback(line.replace(/^\[[^\]]*\] /, '').replace(/\n$/, ''));
+      } else if (this.failing !== null) {
+        this.failing = null;
+        this.fallback(`log file ${inert(this.path, 200)} is writable again`);
       }
       this.flush();
     });
@@ -82,42 +113,79 @@ class FileTransport extends Transport {
   }
 }
 
+/** After `logger` could not be started, how long stderr stands in before another try. */
+const SYSLOG_RETRY_MS = 10_000;
+
 /**
  * syslog through the system's `logger` program, started once and fed one line per
  * message (Node has no unix datagram sockets, and a native module is not worth it).
+ * If it cannot be started (no `logger`, no descriptors left), lines go to stderr and it is
+ * tried again after SYSLOG_RETRY_MS; if it exits, the next line starts another.
  */
 export class SyslogWriter {
-  private child: ChildProcessByStdio<Writable, null, Readable> | null = null;
-  private broken = false;
+  private child: ChildProcess | null = null;
+  private stdin: Writable | null = null;
+  private retryAt = 0;
 
   constructor(private readonly facility: string) {}
 
   write(line: string): void {
-    if (this.broken) {
-      process.stderr.write(line + '\n');
-      return;
+    const stdin = this.stdin ?? this.start();
+    if (stdin === null) process.stderr.write(line + '\n');
+    else stdin.write(line + '\n');
+  }
+
+  private start(): Writable | null {
+    if (Date.now() < this.retryAt) return null;
+    const fail = () => {
+      this.child = null;
+      this.stdin = null;
+      this.retryAt = Date.now() + SYSLOG_RETRY_MS;
+    };
+    let c: ChildProcess;
+    try {
+      c = spawn('logger', ['-t', 'ldirectord', `--id=${process.pid}`, '-p', `${this.facility}.info`], {
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
+    } catch {
+      fail();
+      return null;
     }
-    if (!this.child) {
-      const c = spawn('logger', ['-t', 'ldirectord', `--id=${process.pid}`, '-p', `${this.facility}.info`], {
-        stdio: ['pipe', 'ignore', 'pipe'],
-      });
-      c.on('error', () => {
-        this.broken = true;
-        this.child = null;
-      });
-      c.on('exit', () => {
-        this.child = null;
-      });
-      c.stdin.on('error', () => undefined);
-      c.unref();
-      (c.stdin as unknown as { unref?: () => void }).unref?.();
-      this.child = c;
+    c.on('error', () => {
+      if (this.child === c) fail();
+    });
+    c.on('exit', () => {
+      if (this.child === c) [this.child, this.stdin] = [null, null];
+    });
+    if (!c.stdin) {
+      // A spawn that failed at once (EMFILE, EAGAIN) has no pipes; 'error' follows.
+      fail();
+      return null;
     }
-    this.child.stdin.write(line.replace(/\n/g, ' ') + '\n');
+    c.stdin.on('error', () => undefined);
+    c.unref();
+    (c.stdin as unknown as { unref?: () => void }).unref?.();
+    this.child = c;
+    this.stdin = c.stdin;
+    return c.stdin;
   }
 
   close(): void {
-    this.child?.stdin.end();
+    this.stdin?.end();
+  }
+
+  /** Close, and wait (at most `ms`) until `logger` has taken every line and exited. */
+  closeAndWait(ms: number): Promise<void> {
+    const c = this.child;
+    this.close();
+    if (!c || c.exitCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      c.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
   }
 }
 
@@ -147,6 +215,9 @@ class StreamTransport extends Transport {
     next();
   }
 }
+
+/** The longest line the daemon logs (its own messages are far shorter). */
+const LOG_LINE_MAX = 4096;
 
 export interface DaemonLogger extends Logger {
   /** Resolves when every line written so far has reached its destination. */
@@ -190,8 +261,10 @@ export function createLogger(
     transports,
     exitOnError: false,
   });
+  // The last line of defence: whatever a message carries (a server's text that some path
+  // forgot to make inert), it reaches the log as one bounded line without secrets.
   const emit = (level: string) => (msg: string) => {
-    w.log(level, opts.redactor.redact(msg));
+    w.log(level, oneLine(opts.redactor.redact(msg), LOG_LINE_MAX));
   };
   return {
     destination: dest,

@@ -11,7 +11,11 @@
  *   ldirectord_reconciles_total, ldirectord_reconcile_duration_seconds (last run)
  *   ldirectord_ipvsadm_commands_total, ldirectord_ipvsadm_failures_total
  *   ldirectord_event_loop_lag_seconds (p99 over the last scrape interval)
+ *   ldirectord_event_loop_lag_max_seconds (the highest over the last scrape interval)
  * Label values pass through the redactor like everything the daemon writes.
+ *
+ * Only `GET /metrics` (and HEAD) is answered: 404 for another path, 405 for another
+ * method. At most MAX_CONNECTIONS at once, each closed after IDLE_MS without a request.
  */
 import { createServer, type Server } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -29,6 +33,11 @@ export function parseListen(spec: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** Connections the endpoint serves at once; more are refused (closed at accept). */
+const MAX_CONNECTIONS = 32;
+/** A connection idle (or a request unfinished) this long is closed. */
+const IDLE_MS = 10_000;
+
 const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 export class Metrics implements DaemonPlugin {
@@ -45,14 +54,27 @@ export class Metrics implements DaemonPlugin {
     this.daemon = d;
     this.lag = monitorEventLoopDelay({ resolution: 20 });
     this.lag.enable();
-    this.server = createServer((req, res) => {
-      if (req.url !== '/metrics' && req.url !== '/') {
-        res.writeHead(404).end('not found\n');
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(d.redactor.redact(this.render()));
-    });
+    this.server = createServer(
+      { maxHeaderSize: 8 * 1024, requestTimeout: IDLE_MS, headersTimeout: IDLE_MS },
+      (req, res) => {
+        const path = (req.url ?? '').replace(/\?.*$/, '');
+        if (path !== '/metrics') {
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+          return;
+        }
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+        res.end(req.method === 'HEAD' ? undefined : d.redactor.redact(this.render()));
+      },
+    );
+    // A scraper needs one connection; a flood of them must not take the daemon's descriptors.
+    this.server.maxConnections = MAX_CONNECTIONS;
+    this.server.keepAliveTimeout = IDLE_MS;
+    this.server.setTimeout(IDLE_MS, (sock) => sock.destroy());
+    this.server.on('clientError', (_e, sock) => sock.destroy());
     this.server.unref();
     return new Promise((resolve) => {
       this.server!.once('error', (e) => {
@@ -94,6 +116,7 @@ export class Metrics implements DaemonPlugin {
     }
     const st = e.reconciler.stats;
     const lagP99 = this.lag ? this.lag.percentile(99) / 1e9 : 0;
+    const lagMax = this.lag ? this.lag.max / 1e9 : 0;
     this.lag?.reset();
     const lines = [
       '# HELP ldirectord_real_up Whether the real server is up (1) or down/unchecked (0).',
@@ -130,12 +153,20 @@ export class Metrics implements DaemonPlugin {
       '# HELP ldirectord_event_loop_lag_seconds Event loop delay, p99 since the last scrape.',
       '# TYPE ldirectord_event_loop_lag_seconds gauge',
       `ldirectord_event_loop_lag_seconds ${lagP99.toFixed(6)}`,
+      '# HELP ldirectord_event_loop_lag_max_seconds Event loop delay, highest since the last scrape: no check starts later than this.',
+      '# TYPE ldirectord_event_loop_lag_max_seconds gauge',
+      `ldirectord_event_loop_lag_max_seconds ${lagMax.toFixed(6)}`,
     ];
     return lines.join('\n') + '\n';
   }
 
   stop(): Promise<void> {
     this.lag?.disable();
-    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
+    const server = this.server;
+    if (!server) return Promise.resolve();
+    return new Promise((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    });
   }
 }

@@ -10,18 +10,19 @@
  * `%`, `|`, CR and LF of the message are written as `%xx` (lowercase hex).
  *
  * Each batch of lines is appended with open/append/close, as the original does per line,
- * so logrotate can rename the file under a running daemon. Lines to one file keep their
+ * so logrotate can rename the file under a running daemon; never through a symlink and
+ * only to a regular file (util/append.ts). Lines to one file keep their
  * order (one write in flight per file). A write failure is logged (once, until the file is
  * writable again) and never stops the daemon (Perl died on it). Every line passes the
  * redactor, so a passwd/login that ends up in a request or a check message is not written.
  */
-import { appendFile } from 'node:fs';
 import { bracketHost, protocolOf, type RealServer, type VirtualService } from '../parser/model';
 import type { DaemonPlugin } from './daemon';
 import type { EngineEvent } from '../engine/events';
 import type { Logger } from '../util/log';
 import { perlLocaltime } from '../perl/localtime';
 import { quotemeta } from '../perl/strings';
+import { SafeAppender } from '../util/append';
 
 /** What the plugins of this family need from the daemon (the Daemon class has all of it). */
 export interface MonitorHost {
@@ -89,6 +90,7 @@ export function monitorLine(
 }
 
 interface FileQueue {
+  file: SafeAppender;
   lines: string[];
   writing: boolean;
   /** The error code of the last failed write, while it keeps failing. */
@@ -139,7 +141,11 @@ export class MonitorFile implements DaemonPlugin {
   private enqueue(file: string, line: string): void {
     const host = this.host!;
     let q = this.files.get(file);
-    if (!q) this.files.set(file, (q = { lines: [], writing: false, failing: null, dropped: 0 }));
+    if (!q)
+      this.files.set(
+        file,
+        (q = { file: new SafeAppender(file), lines: [], writing: false, failing: null, dropped: 0 }),
+      );
     q.lines.push(host.redactor.redact(line));
     const max = this.opts.maxQueued ?? 10000;
     if (q.lines.length > max) {
@@ -160,11 +166,11 @@ export class MonitorFile implements DaemonPlugin {
     q.lines = [];
     q.writing = true;
     // open(">>"), print, close: a rotated file is simply created again.
-    appendFile(file, batch, (err) => {
+    q.file.append(batch, (err) => {
       q.writing = false;
       const log = this.host!.log;
       if (err) {
-        const code = err.code ?? err.message;
+        const code = err.code;
         if (q.failing !== code)
           log.error(
             `Error writing to monitorfile '${file}': ${err.message} (${n} line${n === 1 ? '' : 's'} lost; the daemon carries on)`,
