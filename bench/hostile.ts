@@ -2,9 +2,11 @@
  * Hostile real servers against the whole daemon (issue 17), as a benchmark: a benchmark
  * prints figures and asserts nothing (the check and daemon tests assert the behaviour).
  *
- *   npm run bench:hostile -- [--seconds 300] [--idle 30]
+ *   npm run bench:hostile -- [--seconds 300] [--idle 30] [--per-kind 20]
+ *                            [--only drip,endless,headers,silent,invalid,regex,sql]
  *
- * A child process serves, on 127.41.0.0/16:
+ * Two child processes (the healthy reals in one, the hostile ones in the other) serve, on
+ * 127.41.0.0/16:
  *   - 100 healthy HTTP reals (the ones whose checks must not be delayed);
  *   - hostile reals, 20 of each kind: a 1 MiB body in 1-byte chunks, an endless body,
  *     10 MiB of headers, a server that accepts and never answers, invalid HTTP;
@@ -12,14 +14,15 @@
  *     different receive patterns made to make a backtracking engine take forever
  *     (`.*OK`, `[^<]*</html>`, `(a+)+$`, ...);
  *   - with MariaDB installed, a throwaway server that 20 mysql checks ask for endless rows.
- * The daemon runs in the foreground (`-d`) with the recording ipvsadm and `--metrics`.
+ * The daemon runs as in production (`start`, its log file) with the recording ipvsadm
+ * and `--metrics`.
  * First with only the healthy reals for `--idle` seconds (its idle RSS), then, after a HUP,
  * with every hostile real too for `--seconds`. Printed, one JSON line: idle RSS, the
  * highest RSS under attack and the growth (target ≤ 64 MB), the event loop's highest delay
  * under attack (every check start waits at most that long; target ≤ 50 ms), whether every
- * healthy real stayed up, and how the hostile checks ended (from the daemon's log).
+ * healthy real stayed up, and how the hostile checks ended (the daemon's `show --json`).
  */
-import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer as createNet, type Socket } from 'node:net';
@@ -33,7 +36,11 @@ const CLI = join(ROOT, 'dist', 'cli.js');
 const FAKE = join(ROOT, 'dist', 'testing', 'fake-ipvsadm.js');
 const NET = '127.41';
 const HEALTHY = 100;
-const PER_KIND = 20;
+/** Hostile reals of each kind (`--per-kind N`). */
+const PER_KIND = (() => {
+  const at = process.argv.indexOf('--per-kind');
+  return at >= 0 ? Number(process.argv[at + 1]) : 20;
+})();
 const KINDS = ['drip', 'endless', 'headers', 'silent', 'invalid'] as const;
 const PORT = 8080;
 const MEBI = 1024 * 1024;
@@ -53,15 +60,21 @@ function bombs(): string[] {
     'a*a*a*a*a*a*b',
   ];
   const out = [...base];
-  for (let i = 0; out.length < 100; i++) out.push(`${base[i % base.length]}${i}`);
+  // Variants that stay just as hostile: an optional literal in front changes nothing.
+  for (let i = 0; out.length < 100; i++) out.push(`(?:z${i})?${base[i % base.length]}`);
   return out;
 }
 
 const host = (group: number, i: number) => `${NET}.${group}.${i + 1}`;
 
-function serve(): void {
-  process.on('uncaughtException', () => undefined); // a hostile server must not fall over itself
+/** The healthy reals, in a process of their own: hostile servers busy sending must not slow them. */
+function serveHealthy(): void {
   for (let i = 0; i < HEALTHY; i++) createHttp((_q, r) => r.end('OK')).listen(PORT, host(1, i));
+  setTimeout(() => process.send?.('ready'), 500);
+}
+
+function serveHostile(): void {
+  process.on('uncaughtException', () => undefined); // a hostile server must not fall over itself
   const drip = Buffer.alloc(MEBI, 'x');
   const big = 'X-Filler: ' + 'h'.repeat(10 * MEBI) + '\r\n';
   const oneLine = Buffer.alloc(MEBI, 'a');
@@ -112,6 +125,13 @@ function virtual(vip: string, reals: string[], extra: string): string {
   return `virtual=${vip}:80\n${reals.map((r) => `\treal=${r}:${PORT} masq`).join('\n')}\n${extra}\n`;
 }
 
+/** The hostile kinds to run (`--only drip,regex`; all by default). */
+const ONLY = (() => {
+  const at = process.argv.indexOf('--only');
+  return at >= 0 ? new Set(process.argv[at + 1]!.split(',')) : null;
+})();
+const wanted = (kind: string) => ONLY === null || ONLY.has(kind);
+
 function config(logfile: string, hostile: boolean, sql: { host: string; port: number } | null): string {
   const http = '\tservice=http\n\tchecktype=negotiate\n\treceive="OK"\n\trequest="/"';
   let text = `logfile="${logfile}"\ncheckinterval=1\nnegotiatetimeout=2\nquiescent=no\n\n`;
@@ -121,22 +141,24 @@ function config(logfile: string, hostile: boolean, sql: { host: string; port: nu
     http,
   );
   if (!hostile) return text;
-  KINDS.forEach((_kind, k) => {
+  KINDS.forEach((kind, k) => {
+    if (!wanted(kind)) return;
     text += virtual(
       `10.1.1.${k + 1}`,
       Array.from({ length: PER_KIND }, (_x, i) => host(10 + k, i)),
       http,
     );
   });
-  bombs().forEach((pattern, i) => {
-    const quoted = pattern.replace(/"/g, '\\"');
-    text += virtual(
-      `10.1.2.${i + 1}`,
-      [host(20, 0)],
-      `\tservice=http\n\tchecktype=negotiate\n\treceive="${quoted}"\n\trequest="/"`,
-    );
-  });
-  if (sql)
+  if (wanted('regex'))
+    bombs().forEach((pattern, i) => {
+      const quoted = pattern.replace(/"/g, '\\"');
+      text += virtual(
+        `10.1.2.${i + 1}`,
+        [host(20, 0)],
+        `\tservice=http\n\tchecktype=negotiate\n\treceive="${quoted}"\n\trequest="/"`,
+      );
+    });
+  if (sql && wanted('sql'))
     for (let i = 0; i < PER_KIND; i++)
       text +=
         `virtual=10.1.3.${i + 1}:3306\n\treal=${sql.host}:${sql.port} masq\n\tservice=mysql\n\tchecktype=negotiate\n` +
@@ -170,7 +192,8 @@ const metric = (text: string, name: string): number => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--serve')) return serve();
+  if (process.argv.includes('--serve-healthy')) return serveHealthy();
+  if (process.argv.includes('--serve-hostile')) return serveHostile();
   const arg = (name: string, dflt: number) => {
     const at = process.argv.indexOf(name);
     const v = at >= 0 ? Number(process.argv[at + 1]) : dflt;
@@ -180,8 +203,10 @@ async function main(): Promise<void> {
   const seconds = arg('--seconds', 300);
   const idleSeconds = arg('--idle', 30);
   const dir = mkdtempSync(join(tmpdir(), 'ld-hostile-'));
-  const servers: ChildProcess = fork(__filename, ['--serve'], { stdio: 'inherit' });
-  await new Promise((r) => servers.once('message', r));
+  const servers: ChildProcess[] = ['--serve-healthy', '--serve-hostile'].map((role) =>
+    fork(__filename, [role, ...process.argv.slice(2)], { stdio: 'inherit' }),
+  );
+  await Promise.all(servers.map((s) => new Promise((r) => s.once('message', r))));
   let db: MariaDb | null = null;
   const noSql = MariaDb.missing();
   if (noSql === null)
@@ -200,11 +225,12 @@ async function main(): Promise<void> {
   const sql = db ? { host: db.host, port: db.port } : null;
   writeFileSync(cfg, config(log, false, sql));
   const metricsPort = 9400 + Math.floor(Math.random() * 500);
-  const daemon = spawn(process.execPath, [CLI, '-d', '--metrics', String(metricsPort), cfg, 'start'], {
-    env: { ...process.env, LDIRECTORD_IPVSADM: ipvsadm, LDIRECTORD_RUN_DIR: dir },
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
-  const pid = daemon.pid!;
+  const env = { ...process.env, LDIRECTORD_IPVSADM: ipvsadm, LDIRECTORD_RUN_DIR: dir };
+  // The command itself, as installed: its first line gives node the daemon's heap flags.
+  // (NODE_OPTIONS=--cpu-prof in the environment shows where the daemon's time goes.)
+  const started = spawnSync(CLI, ['--metrics', String(metricsPort), cfg, 'start'], { env, encoding: 'utf8' });
+  if (started.status !== 0) throw new Error(`start failed: ${started.stderr}`);
+  const pid = Number(readFileSync(join(dir, 'ldirectord.hostile.cf.pid'), 'utf8'));
   try {
     // Idle: the healthy reals only. The RSS it settles at is the baseline.
     const idle: number[] = [];
@@ -216,49 +242,76 @@ async function main(): Promise<void> {
     const idleRss = Math.max(...idle.slice(Math.floor(idle.length / 2)));
     writeFileSync(cfg, config(log, true, sql));
     process.kill(pid, 'SIGHUP');
+    // The hostile config must really be running, or the figures mean nothing.
+    const show = () =>
+      JSON.parse(spawnSync(process.execPath, [CLI, cfg, 'show', '--json'], { env, encoding: 'utf8' }).stdout) as {
+        reloads: { reloads: number; lastReloadError: string | null };
+        virtuals: Array<{ id: string; reals: Array<{ lastReason: string | null }> }>;
+      };
+    for (let i = 0; ; i++) {
+      const st = show();
+      if (st.reloads.lastReloadError) throw new Error(`the hostile config was refused: ${st.reloads.lastReloadError}`);
+      if (st.reloads.reloads >= 1) break;
+      if (i > 100) throw new Error('the hostile config was not loaded within 20 s');
+      await sleep(200);
+    }
     let maxRss = 0;
     let maxLagMs = 0;
+    /** The highest delay of each 5 s window, to tell a one-off from a steady state. */
+    const lags: number[] = [];
     let healthyDown = 0;
+    /** Where the RSS goes: the JavaScript heap, and Buffers outside it. */
+    let heapMb = 0;
+    let externalMb = 0;
     const until = Date.now() + seconds * 1000;
     while (Date.now() < until) {
       await sleep(5000);
       maxRss = Math.max(maxRss, rssMb(pid));
       const m = await scrape(metricsPort);
-      maxLagMs = Math.max(maxLagMs, metric(m, 'ldirectord_event_loop_lag_max_seconds') * 1000);
+      const lag = metric(m, 'ldirectord_event_loop_lag_max_seconds') * 1000;
+      lags.push(Math.round(lag));
+      heapMb = Math.max(heapMb, metric(m, 'nodejs_heap_size_used_bytes') / MEBI);
+      externalMb = Math.max(externalMb, metric(m, 'nodejs_external_memory_bytes') / MEBI);
+      maxLagMs = Math.max(maxLagMs, lag);
       healthyDown = Math.max(
         healthyDown,
         (m.match(/^ldirectord_real_up\{virtual="tcp:10\.1\.0\.1:80",[^}]*\} 0$/gm) ?? []).length,
       );
     }
+    // How the hostile checks ended: the last reason of each, from the daemon's own view.
     const endings: Record<string, number> = {};
-    for (const line of readFileSync(log, 'utf8').split('\n')) {
-      const m = /Real server down: \S+ \((\S+)\): (.*)$/.exec(line) ?? /failed: (.*)$/.exec(line);
-      if (!m) continue;
-      const reason = (m[2] ?? m[1]!).replace(/\d+(\.\d+)? ?(KiB|MiB|B|s)\b/g, 'N $2').slice(0, 100);
-      endings[reason] = (endings[reason] ?? 0) + 1;
+    for (const v of show().virtuals) {
+      if (v.id === 'tcp:10.1.0.1:80') continue;
+      for (const r of v.reals) {
+        const reason = (r.lastReason ?? 'no check yet').replace(/\d+(\.\d+)? ?(KiB|MiB|B|s)\b/g, 'N $2').slice(0, 100);
+        endings[reason] = (endings[reason] ?? 0) + 1;
+      }
     }
     process.stdout.write(
       JSON.stringify({
         bench: 'hostile',
         seconds,
         healthy_reals: HEALTHY,
-        hostile_reals: KINDS.length * PER_KIND + 100 + (sql ? PER_KIND : 0),
+        hostile_per_kind: PER_KIND,
+        hostile_kinds: ONLY ? [...ONLY] : [...KINDS, 'regex', 'sql'],
         receive_patterns: 100,
         mysql_endless_rows: sql ? PER_KIND : `skipped: ${noSql}`,
         idle_rss_mb: idleRss,
         max_rss_mb: maxRss,
         rss_growth_mb: maxRss - idleRss,
         rss_growth_target_mb: 64,
+        heap_used_max_mb: Math.round(heapMb),
+        external_max_mb: Math.round(externalMb),
         event_loop_delay_max_ms: Math.round(maxLagMs * 10) / 10,
         event_loop_delay_target_ms: 50,
+        event_loop_delay_max_per_5s_ms: lags,
         healthy_reals_seen_down: healthyDown,
         hostile_endings: endings,
       }) + '\n',
     );
   } finally {
-    daemon.kill('SIGTERM');
-    await new Promise((r) => daemon.once('exit', r));
-    servers.kill();
+    spawnSync(process.execPath, [CLI, cfg, 'stop'], { env });
+    for (const s of servers) s.kill();
     await db?.stop();
     rmSync(dir, { recursive: true, force: true });
   }

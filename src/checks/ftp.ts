@@ -38,6 +38,7 @@ let basicFtp: Awaited<ReturnType<typeof load>> | undefined;
 
 export const ftp = defineKind<FtpSpec>({
   services: { ftp: 21 },
+  preload: async () => (basicFtp ??= await load()),
   usesReceive: true,
   spec: (t) => ({
     kind: 'ftp',

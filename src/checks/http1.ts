@@ -10,12 +10,17 @@
  * to the caller chunk by chunk as it arrives and never kept here, and the caller says when
  * it has seen enough (a receive matched, its cap reached): the connection is closed then.
  * Chunked, Content-Length and close-delimited bodies, 1xx interim answers, HEAD, 204 and
- * 304 are read as HTTP/1.1 says.
+ * 304 are read as HTTP/1.1 says. The work on each chunk is charged to the event loop's
+ * fair share (fairness.ts): a server that sends a lot waits its turn.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { STATUS_CODES } from 'node:http';
+import { FairReader } from './fairness';
 import { codeText, inert, type Cause } from './kernel';
+
+/** Where plain TCP reads land (see http1()); nothing keeps a view of it past a read. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** The most a status line and headers may take. */
 export const HEAD_MAX = 64 * 1024;
@@ -101,9 +106,27 @@ export function http1(
   bodyOf: (res: Http1Response) => BodySink | null,
 ): Promise<Http1Response> {
   return new Promise((resolve, reject) => {
+    // Plain TCP reads land in one shared buffer (no allocation per read: a real sending an
+    // endless body costs no garbage); every chunk is worked on before the next read.
     const sock: Socket = req.tls
       ? tlsConnect({ host: req.host, port: req.port, ...req.tls })
-      : netConnect(req.port, req.host);
+      : netConnect({
+          port: req.port,
+          host: req.host,
+          onread: {
+            buffer: READ_BUFFER,
+            callback: (n, buf) => {
+              reader.push(Buffer.from(buf.buffer, buf.byteOffset, n));
+              return true;
+            },
+          },
+        });
+    // Chunks are worked on within the event loop's fair share, in order; the end of the
+    // stream is acted on after the last of them.
+    const reader = new FairReader(sock, (chunk) => {
+      if (phase === Phase.Head) feedHead(chunk);
+      else if (phase === Phase.Body) feedBody(chunk);
+    });
     let phase = Phase.Connect;
     let tcpUp = false;
     const head = new HeadBuffer();
@@ -116,6 +139,7 @@ export function http1(
     const finish = (err: Http1Failure | null) => {
       if (phase === Phase.Done) return;
       phase = Phase.Done;
+      reader.close();
       signal.removeEventListener('abort', onAbort);
       sock.destroy();
       if (err) reject(err);
@@ -200,11 +224,9 @@ export function http1(
       phase = Phase.Head;
       sock.write(req.bytes);
     });
-    sock.on('data', (chunk: Buffer) => {
-      if (phase === Phase.Head) feedHead(chunk);
-      else if (phase === Phase.Body) feedBody(chunk);
-    });
-    sock.on('end', () => {
+    if (req.tls) sock.on('data', (chunk: Buffer) => reader.push(chunk));
+    sock.on('end', () => reader.end(onEnd));
+    const onEnd = () => {
       if (phase === Phase.Head) finish(new Http1Failure('no response: connection closed by the server', 'closed'));
       else if (phase === Phase.Body) {
         // Read to close is a complete body; a short Content-Length or chunked body is not.
@@ -217,8 +239,12 @@ export function http1(
             ),
           );
       }
-    });
-    sock.on('error', (e: NodeJS.ErrnoException) => {
+    };
+    // An error after the answer began is looked at after the chunks that came before it.
+    sock.on('error', (e: NodeJS.ErrnoException) =>
+      phase === Phase.Connect ? onError(e) : reader.end(() => onError(e)),
+    );
+    const onError = (e: NodeJS.ErrnoException) => {
       const code = codeText(e);
       if (phase === Phase.Connect) {
         if (req.tls && (tcpUp || !TCP_CONNECT_CODES.has(code)))
@@ -233,12 +259,15 @@ export function http1(
               : code;
         finish(new Http1Failure(`no response: ${what}`, 'closed'));
       } else finish(new Http1Failure(`${res!.statusLine}, then the body failed: ${code}`, 'closed'));
-    });
+    };
     // A close without 'end' or 'error' (a TLS socket torn down): whatever phase says.
-    sock.on('close', () => {
-      if (phase === Phase.Body && left < 0 && !chunked) finish(null);
-      else if (phase !== Phase.Done) finish(new Http1Failure('no response: connection closed by the server', 'closed'));
-    });
+    sock.on('close', () =>
+      reader.end(() => {
+        if (phase === Phase.Body && left < 0 && !chunked) finish(null);
+        else if (phase !== Phase.Done)
+          finish(new Http1Failure('no response: connection closed by the server', 'closed'));
+      }),
+    );
   });
 }
 

@@ -73,6 +73,12 @@ export interface CheckKind<S extends SpecBase> {
   spec(t: CheckTarget): S;
   /** The dialogue. Never throws; stops at ctx.signal and releases its socket or child then. */
   run(spec: S, ctx: CheckContext): Promise<Verdict>;
+  /**
+   * Load the libraries the dialogue of `service` needs. Called when a configuration that
+   * uses the kind is installed, so that loading (synchronous, tens of milliseconds) never
+   * happens in the middle of checks; a dialogue still loads on first use without it.
+   */
+  preload?(service: string): Promise<unknown>;
   /** Free what the kind keeps for a spec between checks (a probe was removed). */
   release?(spec: S): void;
 }

@@ -47,6 +47,7 @@ let ldapts: Ldapts | undefined;
 
 export const ldap = defineKind<LdapSpec>({
   services: { ldap: 389, ldaps: 636 },
+  preload: async () => (ldapts ??= await load()),
   usesReceive: true,
   spec: (t) => ({
     kind: 'ldap',

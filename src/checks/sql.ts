@@ -48,6 +48,7 @@ export const sql = defineKind<SqlSpec>({
     query: t.request.replace(/^\//, ''),
   }),
   run: (spec, { signal }) => (spec.engine === 'mysql' ? mysqlCheck(spec, signal) : pgsqlCheck(spec, signal)),
+  preload: async (service) => (service === 'pgsql' ? (pg ??= await loadPg()) : (mysql2 ??= await loadMysql())),
 });
 
 /**
@@ -126,13 +127,21 @@ async function mysqlCheck(spec: SqlSpec, signal: AbortSignal): Promise<Verdict> 
       c.connect((err) => {
         if (err) return settle(mysqlVerdict(err, false, spec.password));
         connected = true;
-        // Rows are counted as they arrive, and not kept; past MAX_ROWS the check stops.
+        // Rows are counted as they arrive, and not kept; at MAX_ROWS the check stops, and
+        // the driver is paused at once: a server streaming rows without end would otherwise
+        // have every row of what has arrived parsed (a hundred thousand in one turn).
         const q = c.query({ sql: spec.query, rowsAsArray: true });
         let rows = 0;
+        let enough = false;
         q.on('result', (row: unknown) => {
+          if (enough) return;
           const header = row as { affectedRows?: number };
           if (!Array.isArray(row) && typeof header.affectedRows === 'number') rows = header.affectedRows;
-          else if (++rows >= MAX_ROWS) settle(counted(rows));
+          else if (++rows >= MAX_ROWS) {
+            enough = true;
+            c.pause();
+            settle(counted(rows));
+          }
         });
         q.on('error', (qerr: Error & { fatal?: boolean }) => {
           polite = !qerr.fatal;
@@ -143,14 +152,17 @@ async function mysqlCheck(spec: SqlSpec, signal: AbortSignal): Promise<Verdict> 
           settle(counted(rows));
         });
       });
+      // mysql2's destroy() only half-closes (stream.end()): a server streaming rows into
+      // a paused socket kept it, its parsed packets and the driver's state for its own
+      // write timeout (a minute), about 1 MiB a check. Cutting off is the socket's destroy.
+      const cutOff = () => {
+        c.destroy();
+        (c as { stream?: { destroy(): void } }).stream?.destroy();
+      };
       return () => {
         // COM_QUIT after a finished exchange; a server mid-stream or hung is cut off.
-        if (polite)
-          goodbye(
-            () => c.end(() => undefined),
-            () => c.destroy(),
-          );
-        else c.destroy();
+        if (polite) goodbye(() => c.end(() => undefined), cutOff);
+        else cutOff();
       };
     },
     () => aborted(signal),

@@ -30,6 +30,7 @@ import { systemResolver } from '../parser/resolve';
 import { DryRunIpvs, Ipvsadm, findIpvsadm, type IpvsAdapter } from '../reconcile/ipvsadm';
 import { realClock } from '../schedule/clock';
 import { BoundedRunner } from '../schedule/runner';
+import { preloadChecks } from '../schedule/target';
 import { oneLine } from '../text/untrusted';
 import { endChildren } from '../util/children';
 import { isExecutable } from '../util/fs';
@@ -181,6 +182,7 @@ export class Daemon {
       void this.reload();
     });
     process.on('SIGPIPE', () => undefined);
+    await preloadChecks(this.config);
     if (opts.ownsProcess) {
       this.unrouteChatter = routeLibraryChatter(log);
       process.on('uncaughtException', (e) => this.crash('uncaught exception', e));
@@ -233,6 +235,7 @@ export class Daemon {
         // Unchanged virtual services stay the objects the engine runs (their checks, health
         // and plans carry over; see parser/carry-over.ts).
         const cfg = carryOver(this.config, parsed);
+        await preloadChecks(cfg);
         tuneHeap(realCount(cfg));
         this.stats.reloads++;
         this.stats.lastReloadError = null;

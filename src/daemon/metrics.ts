@@ -12,6 +12,8 @@
  *   ldirectord_ipvsadm_commands_total, ldirectord_ipvsadm_failures_total
  *   ldirectord_event_loop_lag_seconds (p99 over the last scrape interval)
  *   ldirectord_event_loop_lag_max_seconds (the highest over the last scrape interval)
+ *   process_resident_memory_bytes, nodejs_heap_size_used_bytes, nodejs_external_memory_bytes
+ *     (the names Prometheus' own Node.js client uses, so existing dashboards work)
  * Label values pass through the redactor like everything the daemon writes.
  *
  * Only `GET /metrics` (and HEAD) is answered: 404 for another path, 405 for another
@@ -118,6 +120,7 @@ export class Metrics implements DaemonPlugin {
     const lagP99 = this.lag ? this.lag.percentile(99) / 1e9 : 0;
     const lagMax = this.lag ? this.lag.max / 1e9 : 0;
     this.lag?.reset();
+    const mem = process.memoryUsage();
     const lines = [
       '# HELP ldirectord_real_up Whether the real server is up (1) or down/unchecked (0).',
       '# TYPE ldirectord_real_up gauge',
@@ -156,6 +159,15 @@ export class Metrics implements DaemonPlugin {
       '# HELP ldirectord_event_loop_lag_max_seconds Event loop delay, highest since the last scrape: no check starts later than this.',
       '# TYPE ldirectord_event_loop_lag_max_seconds gauge',
       `ldirectord_event_loop_lag_max_seconds ${lagMax.toFixed(6)}`,
+      '# HELP process_resident_memory_bytes Resident memory size in bytes.',
+      '# TYPE process_resident_memory_bytes gauge',
+      `process_resident_memory_bytes ${mem.rss}`,
+      '# HELP nodejs_heap_size_used_bytes JavaScript heap in use, in bytes.',
+      '# TYPE nodejs_heap_size_used_bytes gauge',
+      `nodejs_heap_size_used_bytes ${mem.heapUsed}`,
+      '# HELP nodejs_external_memory_bytes Memory outside the JavaScript heap (Buffers), in bytes.',
+      '# TYPE nodejs_external_memory_bytes gauge',
+      `nodejs_external_memory_bytes ${mem.external}`,
     ];
     return lines.join('\n') + '\n';
   }

@@ -11,7 +11,15 @@
 import { CHECK_KINDS, SERVICES, type ProbeSpec } from '../checks/registry';
 import type { CheckTarget } from '../checks/kind';
 import { compileReceive } from '../checks/receive';
-import { bracketHost, portOf, protocolOf, virtualLabel, type RealServer, type VirtualService } from '../parser/model';
+import {
+  bracketHost,
+  portOf,
+  protocolOf,
+  virtualLabel,
+  type Config,
+  type RealServer,
+  type VirtualService,
+} from '../parser/model';
 import { servicePort } from '../parser/services';
 
 /** How a real is watched, per its virtual's checktype. */
@@ -68,6 +76,13 @@ function negotiateSpecOf(t: CheckTarget): ProbeSpec {
 /** The negotiate check of real `r` of virtual `v` (its service's kind). */
 export function negotiateSpec(v: VirtualService, r: RealServer): ProbeSpec {
   return negotiateSpecOf(targetOf(v, r));
+}
+
+/** Load the check libraries `cfg`'s negotiate checks need (see CheckKind.preload). */
+export async function preloadChecks(cfg: Config): Promise<void> {
+  const services = new Set<string>();
+  for (const v of cfg.virtuals) if (v.checktype === 'negotiate' || v.checktype === 'combined') services.add(v.service);
+  await Promise.all([...services].map((s) => SERVICES.get(s)?.kind.preload?.(s)));
 }
 
 export function watchFor(v: VirtualService, r: RealServer): Watch {
