@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'show':
       return (await import('./cli/show.js')).runShow(action.config, action.cfgname, action.opts);
     case 'logs':
-      return (await import('./cli/logs.js')).runLogs(action.config, action.logs);
+      return (await import('./cli/logs.js')).runLogs(action.config, action.cfgname, action.logs);
     case 'daemon':
       return (await import('./cli/control.js')).runControl({
         command: action.command,

@@ -18,10 +18,14 @@ export interface GlobalOptions {
   ipvsadm: string | null;
   json: boolean;
   dryRun: boolean;
+  /** --dry-run: the running daemon's CONFIG, when it is not the candidate's name. */
+  against: string | null;
   metrics: string | null;
 }
 
 export interface LogsOptions {
+  /** Every instance's lines of a shared log file, not only this config's. */
+  all: boolean;
   follow: boolean;
   lines: number;
   virtual: string | null;
@@ -42,7 +46,7 @@ export type Action =
 
 /** Perl: a bare CONFIG name is ldirectord.cf / "ldirectord"; otherwise the basename. */
 export function parseArgs(argv: string[]): Action {
-  const opts: GlobalOptions = { debug: false, ipvsadm: null, json: false, dryRun: false, metrics: null };
+  const opts: GlobalOptions = { debug: false, ipvsadm: null, json: false, dryRun: false, against: null, metrics: null };
   let check = false;
   let i = 0;
   // Leading options, bundling allowed for the single-letter flags (-dt).
@@ -85,6 +89,12 @@ export function parseArgs(argv: string[]): Action {
           opts.ipvsadm = v;
           break;
         }
+        case '--against': {
+          const v = takeValue(name);
+          if (typeof v !== 'string') return v;
+          opts.against = v;
+          break;
+        }
         case '--metrics': {
           const v = takeValue(name);
           if (typeof v !== 'string') return v;
@@ -123,28 +133,37 @@ export function parseArgs(argv: string[]): Action {
   }
   if (pos.length === 0) return { kind: 'usage', message: null };
 
-  // [CONFIG] COMMAND [command options]
+  // [CONFIG] COMMAND [command options], read as the original reads it: with two or more
+  // words, the first is CONFIG and the second COMMAND, whatever they say (`start my.cf` is a
+  // usage error, `start stop` looks for a config named "start"); further words are ignored.
+  // Words are what comes before the first command option (`status -v`, `logs -n 5`).
   const isCommand = (s: string | undefined) =>
     s !== undefined && ((DAEMON_COMMANDS as readonly string[]).includes(s) || s === 'show' || s === 'logs');
-  let config = 'ldirectord.cf';
-  let explicit = false;
-  let ci = 0;
-  if (!isCommand(pos[0]) && pos.length >= 2) {
-    config = pos[0]!;
-    explicit = true;
-    ci = 1;
-  }
-  const command = pos[ci]!;
-  const rest = pos.slice(ci + 1);
+  let words = pos.findIndex((p) => p.startsWith('-') && p !== '-');
+  if (words < 0) words = pos.length;
+  if (words === 0) return { kind: 'usage', message: null };
+  const explicit = words >= 2;
+  const config = explicit ? pos[0]! : 'ldirectord.cf';
+  const command = explicit ? pos[1]! : pos[0]!;
+  const rest = pos.slice(explicit ? 2 : 1);
   const cfgname = cfgName(config, explicit);
   if (!isCommand(command)) return { kind: 'usage', message: null };
 
   if (command === 'logs') {
-    const logs: LogsOptions = { follow: false, lines: 10, virtual: null, real: null, since: null, json: opts.json };
+    const logs: LogsOptions = {
+      all: false,
+      follow: false,
+      lines: 10,
+      virtual: null,
+      real: null,
+      since: null,
+      json: opts.json,
+    };
     for (let j = 0; j < rest.length; j++) {
       const a = rest[j]!;
       const val = () => rest[++j];
       if (a === '-f' || a === '--follow') logs.follow = true;
+      else if (a === '--all') logs.all = true;
       else if (a === '--json') logs.json = true;
       else if (a === '-n' || a === '--lines') {
         const n = Number(val());

@@ -14,14 +14,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { readFileSync, writeSync } from 'node:fs';
+import { resolve as absolute } from 'node:path';
 import type { DaemonCommand, GlobalOptions } from './args';
 import { ConfigError, formatWarning, type Config } from '../parser/model';
-import { loadConfig, locateConfig } from '../parser/load';
+import { loadConfig, locateConfig, logfileBefore } from '../parser/load';
+import { DEFAULT_LOGFILE } from '../parser/directives';
 import type { Daemon, DaemonPlugin } from '../daemon/daemon';
 import { createLogger, destinationFor, type DaemonLogger } from '../daemon/logging';
 import { isAlive, readPidFile } from '../daemon/pidfile';
 import { Redactor } from '../daemon/redact';
 import { parseListen } from '../daemon/metrics';
+import { query } from '../daemon/status-protocol';
+import { reloadFailure } from './show';
 import { inert } from '../text/untrusted';
 
 export interface ControlRequest {
@@ -97,7 +101,10 @@ export async function runControl(req: ControlRequest): Promise<number> {
   const file = locateConfig(req.config);
   if (file === null) {
     const msg = `Config file ${req.config} not found`;
-    bootLogger(null, req).info(msg);
+    const log = bootLogger(null, req);
+    log.info(msg);
+    log.info('Exiting with exit_status 1: Initialisation Error');
+    await log.flush();
     process.stderr.write(msg + '\n');
     return 1;
   }
@@ -117,6 +124,9 @@ export async function runControl(req: ControlRequest): Promise<number> {
   }
   if (cfgError && needsValid && process.env[DAEMON_ENV] === undefined) {
     process.stderr.write(cfgError.message + '\n');
+    const log = bootLogger(null, req, logfileBefore(file, cfgError.line));
+    log.info('Exiting with exit_status 2: config_error: Configuration Error');
+    await log.flush();
     return 2;
   }
   if (cfgError && process.env[DAEMON_ENV] !== undefined) {
@@ -124,10 +134,10 @@ export async function runControl(req: ControlRequest): Promise<number> {
     return 2;
   }
   const log = bootLogger(cfg, req);
-  if (cfgError)
-    process.stderr.write(
-      `${cfgError.message.replace(/^Error/, 'Warning')} (the running daemon keeps its configuration)\n`,
-    );
+  if (cfgError) {
+    const keeps = readPidFile(req.cfgname).running !== null ? ' (the running daemon keeps its configuration)' : '';
+    process.stderr.write(`${cfgError.message.replace(/^Error/, 'Warning')}${keeps}\n`);
+  }
   if (cfg)
     for (const w of cfg.warnings) if (req.command === 'start') process.stderr.write(formatWarning(file, w) + '\n');
   // The daemonised child (see startDaemon) goes straight to running.
@@ -161,6 +171,9 @@ export async function runControl(req: ControlRequest): Promise<number> {
     case 'status':
       if (running !== null) {
         process.stderr.write(`ldirectord for ${file} is running with pid: ${running}\n`);
+        // An addition: a failed reload is said until a good one (the daemon's status socket).
+        const failed = await query(req.cfgname, 'status', 1000).then(reloadFailure, () => null);
+        if (failed) process.stderr.write(failed + '\n');
         log.info(`ldirectord for ${file} is running with pid: ${running}`);
         log.info('Exiting from ldirectord status');
         if (cfg) for (const child of cfg.global.execute) await runSelf([child, 'status']);
@@ -178,8 +191,8 @@ export async function runControl(req: ControlRequest): Promise<number> {
   }
 }
 
-function bootLogger(cfg: Config | null, req: ControlRequest): DaemonLogger {
-  const logfile = cfg?.global.logfile ?? '/var/log/ldirectord.log';
+function bootLogger(cfg: Config | null, req: ControlRequest, named: string | null = null): DaemonLogger {
+  const logfile = cfg?.global.logfile ?? named ?? DEFAULT_LOGFILE;
   return createLogger(destinationFor(logfile, { debug: req.opts.debug, supervised: cfg?.global.supervised ?? false }), {
     cfgname: req.cfgname,
     debug: req.opts.debug,
@@ -263,7 +276,7 @@ function startTimeoutMs(): number {
 async function startDaemon(cfg: Config, file: string, req: ControlRequest, log: DaemonLogger): Promise<number> {
   if (req.opts.debug || cfg.global.supervised) {
     const d = await newDaemon(cfg, readFileSync(file), {
-      configFile: file,
+      configFile: daemonPath(file),
       cfgname: req.cfgname,
       debug: req.opts.debug,
       dryRun: req.opts.dryRun,
@@ -272,7 +285,15 @@ async function startDaemon(cfg: Config, file: string, req: ControlRequest, log: 
       ownsProcess: true,
       plugins: await defaultPlugins(req, cfg),
     });
-    await d.start();
+    try {
+      await d.start();
+    } catch (e) {
+      const msg = `cannot start ldirectord: ${(e as Error).message}`;
+      process.stderr.write(msg + '\n');
+      log.error(msg);
+      await log.flush();
+      return 1;
+    }
     for (const child of cfg.global.execute) await runSelf([child, 'start']);
     return d.done;
   }
@@ -286,11 +307,12 @@ async function startDaemon(cfg: Config, file: string, req: ControlRequest, log: 
   const outcome = await new Promise<Outcome>((resolve) => {
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...argv], {
+      // In the caller's directory, so that CONFIG and --ipvsadm name the same files for
+      // the daemon as for this command; the daemon leaves it for / once it has them.
+      child = spawn(process.execPath, [...process.execArgv, absolute(process.argv[1]!), ...argv], {
         detached: true,
         stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
         env: { ...process.env, [DAEMON_ENV]: '3' },
-        cwd: '/',
       });
     } catch (e) {
       return resolve({ ok: false, code: 1, message: `cannot start ldirectord: ${(e as Error).message}` });
@@ -349,6 +371,13 @@ async function startDaemon(cfg: Config, file: string, req: ControlRequest, log: 
   return 0;
 }
 
+/**
+ * The config file as the daemon keeps it: absolute, since the daemon leaves the caller's
+ * directory and every reload must find the same file (the original kept `./my.cf` and lost
+ * it at its first reload). Messages keep the name the operator typed, as the original's.
+ */
+const daemonPath = (file: string) => absolute(file);
+
 /** Report start-up success or failure to the waiting parent over fd 3. */
 function reportToParent(msg: { ok: boolean; code: number; message: string }): void {
   try {
@@ -360,13 +389,17 @@ function reportToParent(msg: { ok: boolean; code: number; message: string }): vo
 
 async function runDaemonChild(cfg: Config, file: string, req: ControlRequest): Promise<number> {
   let d: Daemon;
+  // A daemon keeps no directory busy (an unmountable /home); its paths are absolute by now.
+  const ipvsadm = req.opts.ipvsadm === null ? null : absolute(req.opts.ipvsadm);
+  const configFile = daemonPath(file);
+  process.chdir('/');
   try {
-    d = await newDaemon(cfg, readFileSync(file), {
-      configFile: file,
+    d = await newDaemon(cfg, readFileSync(configFile), {
+      configFile,
       cfgname: req.cfgname,
       debug: false,
       dryRun: req.opts.dryRun,
-      ipvsadm: req.opts.ipvsadm,
+      ipvsadm,
       writePid: true,
       ownsProcess: true,
       plugins: await defaultPlugins(req, cfg),

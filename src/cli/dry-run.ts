@@ -12,14 +12,17 @@
  * Exit 0 when nothing would change, 1 when there is a plan, 2 on a config error. Nothing
  * is changed.
  *
- * When a daemon is running for the same config name, the services it manages are asked
- * for (status socket), so services it would purge on reload show up as removals too.
+ * When a daemon is running for the same config name (or the one `--against CONFIG` names),
+ * the services it manages are asked for (status socket), so services it would purge on
+ * reload show up as removals too, and the summary says when that daemon runs another file
+ * (it would undo a plan applied by hand).
  */
+import { resolve } from 'node:path';
 import { releaseSpec } from '../checks/registry';
 import { runProbe } from '../checks/run';
 import { maxChecksInFlight } from '../daemon/limits';
 import { Redactor } from '../daemon/redact';
-import { query } from '../daemon/status-protocol';
+import { query, type Answers } from '../daemon/status-protocol';
 import { Engine } from '../engine/engine';
 import { viewOf, type VirtualView } from '../engine/view';
 import { loadConfig, locateConfig } from '../parser/load';
@@ -43,6 +46,8 @@ export interface DryRunResult {
   /** Services in the kernel that neither config manages: left alone. */
   leftAlone: string[];
   unavailable: string | null;
+  /** The config a running daemon still runs, when it is not the candidate: it would undo a hand-applied plan. */
+  runningOther?: string;
 }
 
 export async function runDryRun(config: string, opts: GlobalOptions): Promise<number> {
@@ -61,8 +66,15 @@ export async function runDryRun(config: string, opts: GlobalOptions): Promise<nu
     return 2;
   }
   for (const w of cfg.warnings) process.stderr.write(formatWarning(file, w) + '\n');
-  const managed = await query(cfgName(config, true), 'managed').catch(() => null);
+  const managed = await runningDaemon(opts.against ?? config);
+  if (opts.against !== null && managed === null) {
+    process.stderr.write(`--against ${opts.against}: no ldirectord is running for it\n`);
+    return 2;
+  }
   const r = await dryRun(cfg, { ipvsadm: opts.ipvsadm, managed: managed?.services ?? [] });
+  // A plan applied by hand while a daemon runs another file is undone at its next
+  // reconcile: the preview says so, and how to make the candidate stick.
+  if (managed && managed.config !== resolve(file)) r.runningOther = managed.config;
   const redactor = new Redactor(cfg);
   if (opts.json) {
     const ipvsadm = r.unavailable ? { unavailable: r.unavailable } : { ok: true };
@@ -72,6 +84,20 @@ export async function runDryRun(config: string, opts: GlobalOptions): Promise<nu
     process.stderr.write(redactor.redact(summary(r)));
   }
   return r.commands.length ? 1 : 0;
+}
+
+/**
+ * The running daemon whose table a reload to the candidate would change: the one of CONFIG's
+ * name (`ldirectord start` runs as "ldirectord", the name of ldirectord.cf alone).
+ */
+async function runningDaemon(config: string): Promise<Answers['managed'] | null> {
+  const names = [cfgName(config, true)];
+  if (names[0] === 'ldirectord.cf') names.push(cfgName(config, false));
+  for (const name of names) {
+    const answer = await query(name, 'managed', 2000).catch(() => null);
+    if (answer) return answer;
+  }
+  return null;
 }
 
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
@@ -145,5 +171,10 @@ function summary(r: DryRunResult): string {
       ? `${r.commands.length} change(s) planned (stdout, ipvsadm -R format); nothing was changed`
       : 'nothing to change',
   );
+  if (r.runningOther && r.commands.length)
+    out.push(
+      `note: ldirectord is running ${r.runningOther}: it would undo these commands if applied by hand` +
+        ` at its next reconcile; install the candidate as ${r.runningOther} and reload it instead`,
+    );
   return out.join('\n') + '\n';
 }

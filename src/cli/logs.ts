@@ -1,8 +1,10 @@
 /**
- * `ldirectord [CONFIG] logs [-f] [-n N] [--virtual V] [--real R] [--since T] [--json]`:
- * the daemon's log file, as CONFIG's `logfile=` names it: the last N entries that pass the
- * filters (default 10; a message logged over several lines is one entry), then with -f
- * what is appended, through rotations, until SIGINT or SIGTERM.
+ * `ldirectord [CONFIG] logs [-f] [-n N] [--virtual V] [--real R] [--since T] [--json] [--all]`:
+ * the daemon's log file, as CONFIG's `logfile=` names it: the last N entries of this
+ * instance (its cfgname; every instance's with --all) that pass the filters (default 10; a
+ * message logged over several lines is one entry), then with -f what is appended, through
+ * rotations, until SIGINT or SIGTERM. With a config that no longer parses, the running
+ * daemon's log file (or the default one), said on stderr.
  *
  * Exit codes: 0 done (or stopped by a signal), 1 the config or the log file cannot be
  * read, 2 the config has errors or sends the logs elsewhere (syslog, the supervisor's
@@ -10,14 +12,16 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { destinationFor } from '../daemon/logging';
+import { query } from '../daemon/status-protocol';
 import { BackwardSelector, ForwardSelector } from '../logs/entries';
 import { buildFilter, type LineFilter } from '../logs/filter';
 import { guardAt, LogFollower } from '../logs/follow';
 import type { LogLine } from '../logs/line';
 import { renderJson, renderText, useColour } from '../logs/render';
 import { readBackwards } from '../logs/tail';
-import { loadConfig, locateConfig } from '../parser/load';
+import { loadConfig, locateConfig, logfileBefore } from '../parser/load';
 import { ConfigError } from '../parser/model';
+import { DEFAULT_LOGFILE } from '../parser/directives';
 import type { LogsOptions } from './args';
 
 /**
@@ -28,22 +32,32 @@ const SINCE_SLACK_MS = 3 * 3600_000;
 
 const say = (msg: string) => process.stderr.write(`ldirectord logs: ${msg}\n`);
 
-export async function runLogs(config: string, opts: LogsOptions): Promise<number> {
+export async function runLogs(config: string, cfgname: string, opts: LogsOptions): Promise<number> {
   const file = locateConfig(config);
   if (file === null) {
     process.stderr.write(`Config file ${config} not found\n`);
     return 1;
   }
   let logfile: string;
-  let supervised: boolean;
+  let supervised = false;
   try {
     // Only the globals matter here: no files are checked and checks are not validated.
     const cfg = await loadConfig(file, { checkFiles: false, validateChecks: false });
     ({ logfile, supervised } = cfg.global);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write(e.message + '\n');
-    return e.line === 0 ? 1 : 2;
+    // A broken file on disk is when the operator most needs the logs: the running daemon
+    // says where it logs (its last good config), else the file's own logfile= above the
+    // error (as the original's partial parse had it), else the default.
+    const running = await query(cfgname, 'status', 1000).catch(() => null);
+    const named = running ? null : logfileBefore(file, e.line);
+    logfile = running?.logfile ?? named ?? DEFAULT_LOGFILE;
+    const whose = running
+      ? "the running daemon's log file"
+      : named
+        ? 'the log file it names before the error'
+        : 'the default log file';
+    say(`${e.message}; showing ${logfile}, ${whose}`);
   }
 
   const dest = destinationFor(logfile, { debug: false, supervised });
@@ -60,7 +74,7 @@ export async function runLogs(config: string, opts: LogsOptions): Promise<number
     return 2;
   }
 
-  const filter = buildFilter(opts, new Date());
+  const filter = buildFilter({ ...opts, cfgname: opts.all ? null : cfgname }, new Date());
   if ('error' in filter) {
     say(filter.error);
     return 255;

@@ -17,17 +17,22 @@ export async function runShow(config: string, cfgname: string, opts: GlobalOptio
   try {
     status = await query(cfgname, 'status');
   } catch (e) {
+    // Said in the asked-for form: --json output is JSON in every state.
     if (pid.running === null) {
-      process.stdout.write(`ldirectord is stopped for ${file}\n`);
+      if (opts.json) process.stdout.write(JSON.stringify({ running: false, config: file }, null, 2) + '\n');
+      else process.stdout.write(`ldirectord is stopped for ${file}\n`);
       return 3;
     }
-    process.stderr.write(
-      `ldirectord for ${file} is running with pid ${pid.running}, but ${socketPath(cfgname)} does not answer: ${(e as Error).message}\n`,
-    );
+    const why = `${socketPath(cfgname)} does not answer: ${(e as Error).message}`;
+    if (opts.json)
+      process.stdout.write(
+        JSON.stringify({ running: true, pid: pid.running, config: file, error: why }, null, 2) + '\n',
+      );
+    else process.stderr.write(`ldirectord for ${file} is running with pid ${pid.running}, but ${why}\n`);
     return 1;
   }
   if (opts.json) {
-    process.stdout.write(JSON.stringify(status, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ running: true, ...status }, null, 2) + '\n');
     return 0;
   }
   process.stdout.write(render(status, Date.now()));
@@ -75,7 +80,16 @@ export function render(st: StatusAnswer, now: number): string {
   out.push(
     `ldirectord for ${st.config}: pid ${st.pid}, running since ${st.started}${st.dryRun ? ' (dry-run)' : ''}, ${st.checks.probes} checks, ${st.checks.inFlight} in flight, ipvsadm ${st.ipvsadm}`,
   );
+  const failed = reloadFailure(st);
+  if (failed) out.push(failed);
   if (st.reconcile.lastError) out.push(`last ipvsadm error: ${st.reconcile.lastError}`);
   for (const v of st.virtuals) out.push('', ...renderVirtual(v, now));
   return out.join('\n') + '\n';
+}
+
+/** "last reload failed at T: <error>" while the last reload is a failed one, else null. */
+export function reloadFailure(st: Pick<StatusAnswer, 'reloads'>): string | null {
+  const r = st.reloads;
+  if (!r.lastReloadError) return null;
+  return `last reload failed at ${r.lastReloadFailedAt ?? '?'}: ${r.lastReloadError} (running the configuration loaded at ${r.lastReloadOkAt})`;
 }

@@ -66,6 +66,11 @@ export interface DaemonOptions {
 }
 
 export interface DaemonPlugin {
+  /**
+   * Take what the plugin needs from the system (a listening port) before anything else
+   * starts: a failure here is a start error, and the director is left as it was.
+   */
+  bind?(): Promise<void>;
   start(d: Daemon): Promise<void> | void;
   event?(e: EngineEvent): void;
   reloaded?(cfg: Config): void;
@@ -95,7 +100,19 @@ export class Daemon {
   readonly ipvs: IpvsAdapter;
   readonly plugins: DaemonPlugin[];
   /** Reloads done and failed (status, metrics). */
-  stats = { reloads: 0, reloadFailures: 0, lastReloadError: null as string | null };
+  /**
+   * Reloads: how many, and the last outcome. The config counts as loaded successfully at
+   * start; a failed reload is reported (status, metrics) until a good one.
+   */
+  stats = {
+    reloads: 0,
+    reloadFailures: 0,
+    lastReloadError: null as string | null,
+    /** ISO time of the last failed reload, while it is the last outcome. */
+    lastReloadFailedAt: null as string | null,
+    /** ISO time of the last successful load (start or reload). */
+    lastReloadOkAt: new Date().toISOString(),
+  };
   /** Perl's $DAEMON_STATUS: what emailalertstatus filters on and alert mails report. */
   status: DaemonStatus = 'starting';
   /** Bumped by every start, reload and stop, so a late settle() cannot undo a newer status. */
@@ -116,7 +133,7 @@ export class Daemon {
     const dest = destinationFor(cfg.global.logfile, { debug: opts.debug, supervised: cfg.global.supervised });
     this.log = createLogger(dest, { cfgname: opts.cfgname, debug: opts.debug, redactor: this.redactor });
     this.plugins = opts.plugins ?? [];
-    const real = new Ipvsadm(findIpvsadm(opts.ipvsadm));
+    const real = new Ipvsadm(findIpvsadm(opts.ipvsadm, opts.debug));
     this.ipvs = opts.dryRun
       ? new DryRunIpvs(real, (argv) => this.log.info(`dry-run: would run: ${real.name} ${argv.join(' ')}`))
       : real;
@@ -174,6 +191,7 @@ export class Daemon {
         : `Starting ${VERSION_STR} as daemon`,
     );
     if (opts.dryRun) log.info(`dry-run: commands are logged, the IPVS table is not changed (${this.ipvs.name})`);
+    for (const p of this.plugins) await p.bind?.();
     if (opts.writePid) writePidFile(opts.cfgname);
     this.keepalive = setInterval(() => undefined, 1 << 30);
     for (const s of STOP_SIGNALS) process.on(s, () => void this.stop(s.replace(/^SIG/, '')));
@@ -197,7 +215,7 @@ export class Daemon {
 
   private warnAbout(cfg: Config): void {
     for (const w of cfg.warnings) this.log.warn(formatWarning(this.opts.configFile, w));
-    for (const w of worldWritableWarnings(this.opts.configFile, cfg)) this.log.warn(`Warning: ${w}`);
+    for (const w of worldWritableWarnings(this.opts.configFile, cfg)) this.log.warn(`Warning [${process.pid}]: ${w}`);
   }
 
   /** Reload from disk (HUP or autoreload): parse first; on error keep the running config. */
@@ -239,6 +257,8 @@ export class Daemon {
         tuneHeap(realCount(cfg));
         this.stats.reloads++;
         this.stats.lastReloadError = null;
+        this.stats.lastReloadFailedAt = null;
+        this.stats.lastReloadOkAt = new Date().toISOString();
         this.digest = md5(bytes);
         this.warnAbout(cfg);
         this.config = cfg;
@@ -248,8 +268,11 @@ export class Daemon {
     } catch (e) {
       this.stats.reloadFailures++;
       const msg =
-        e instanceof ConfigError ? e.message : `Error reading file ${opts.configFile}: ${(e as Error).message}`;
+        e instanceof ConfigError
+          ? e.message
+          : `Error [${process.pid}] reading file ${opts.configFile}: ${(e as Error).message}`;
       this.stats.lastReloadError = msg;
+      this.stats.lastReloadFailedAt = new Date().toISOString();
       log.error(`${msg} (keeping the running configuration)`);
       if (gen === this.statusGen) this.status = was;
       this.settle(gen);
@@ -302,7 +325,7 @@ export class Daemon {
       digest = md5(readConfigBytes(opts.configFile));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      const why = `Error reading file ${opts.configFile}: ${code ?? (e as ConfigError).detail ?? (e as Error).message} (keeping the running configuration)`;
+      const why = `Error [${process.pid}] reading file ${opts.configFile}: ${code ?? (e as ConfigError).detail ?? (e as Error).message} (keeping the running configuration)`;
       // Said once per distinct problem, not at every look.
       if (why !== this.lastFileError) log.error(why);
       this.lastFileError = why;

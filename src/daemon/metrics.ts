@@ -12,6 +12,8 @@
  *   ldirectord_ipvsadm_commands_total, ldirectord_ipvsadm_failures_total
  *   ldirectord_event_loop_lag_seconds (p99 over the last scrape interval)
  *   ldirectord_event_loop_lag_max_seconds (the highest over the last scrape interval)
+ *   ldirectord_config_last_reload_successful, ldirectord_config_last_reload_success_timestamp_seconds
+ *     (the names Prometheus' own reloaders use)
  *   process_resident_memory_bytes, nodejs_heap_size_used_bytes, nodejs_external_memory_bytes
  *     (the names Prometheus' own Node.js client uses, so existing dashboards work)
  * Label values pass through the redactor like everything the daemon writes.
@@ -52,13 +54,12 @@ export class Metrics implements DaemonPlugin {
 
   constructor(private readonly listen: { host: string; port: number }) {}
 
-  start(d: Daemon): Promise<void> {
-    this.daemon = d;
-    this.lag = monitorEventLoopDelay({ resolution: 20 });
-    this.lag.enable();
+  /** Listen now: a port in use is a start error (an operator asked for this endpoint). */
+  bind(): Promise<void> {
     this.server = createServer(
       { maxHeaderSize: 8 * 1024, requestTimeout: IDLE_MS, headersTimeout: IDLE_MS },
       (req, res) => {
+        const d = this.daemon;
         const path = (req.url ?? '').replace(/\?.*$/, '');
         if (path !== '/metrics') {
           res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -66,6 +67,10 @@ export class Metrics implements DaemonPlugin {
         }
         if (req.method !== 'GET' && req.method !== 'HEAD') {
           res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+          return;
+        }
+        if (!d) {
+          res.writeHead(503, { 'content-type': 'text/plain' }).end('starting\n');
           return;
         }
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
@@ -78,17 +83,21 @@ export class Metrics implements DaemonPlugin {
     this.server.setTimeout(IDLE_MS, (sock) => sock.destroy());
     this.server.on('clientError', (_e, sock) => sock.destroy());
     this.server.unref();
-    return new Promise((resolve) => {
-      this.server!.once('error', (e) => {
-        d.log.error(`metrics endpoint ${this.listen.host}:${this.listen.port}: ${(e as Error).message}`);
-        resolve();
-      });
-      this.server!.listen(this.listen.port, this.listen.host, () => {
-        const port = (this.server!.address() as { port: number }).port;
-        d.log.info(`metrics on http://${hostPort(this.listen.host, port)}/metrics`);
-        resolve();
-      });
+    const server = this.server;
+    const where = hostPort(this.listen.host, this.listen.port);
+    return new Promise((resolve, reject) => {
+      server.once('error', (e) => reject(new Error(`metrics endpoint ${where}: ${(e as Error).message}`)));
+      server.listen(this.listen.port, this.listen.host, () => resolve());
     });
+  }
+
+  async start(d: Daemon): Promise<void> {
+    if (!this.server) await this.bind();
+    this.daemon = d;
+    this.lag = monitorEventLoopDelay({ resolution: 20 });
+    this.lag.enable();
+    const port = (this.server!.address() as { port: number }).port;
+    d.log.info(`metrics on http://${hostPort(this.listen.host, port)}/metrics`);
   }
 
   event(e: EngineEvent): void {
@@ -159,6 +168,12 @@ export class Metrics implements DaemonPlugin {
       '# HELP ldirectord_event_loop_lag_max_seconds Event loop delay, highest since the last scrape: no check starts later than this.',
       '# TYPE ldirectord_event_loop_lag_max_seconds gauge',
       `ldirectord_event_loop_lag_max_seconds ${lagMax.toFixed(6)}`,
+      '# HELP ldirectord_config_last_reload_successful Whether the last config load (start or reload) succeeded.',
+      '# TYPE ldirectord_config_last_reload_successful gauge',
+      `ldirectord_config_last_reload_successful ${d.stats.lastReloadError ? 0 : 1}`,
+      '# HELP ldirectord_config_last_reload_success_timestamp_seconds Time of the last successful config load.',
+      '# TYPE ldirectord_config_last_reload_success_timestamp_seconds gauge',
+      `ldirectord_config_last_reload_success_timestamp_seconds ${Date.parse(d.stats.lastReloadOkAt) / 1000}`,
       '# HELP process_resident_memory_bytes Resident memory size in bytes.',
       '# TYPE process_resident_memory_bytes gauge',
       `process_resident_memory_bytes ${mem.rss}`,

@@ -2,9 +2,11 @@
  * Keep secrets out of everything the daemon writes (logs, status, metrics, e-mail,
  * monitorfile): every passwd, secret and login value of the config is replaced by `***`.
  * Values of three characters or more are replaced wherever they appear; shorter ones only
- * where they stand alone, so a one-letter password does not blank every word.
+ * where they stand alone, so a one-letter password does not blank every word. A URL's
+ * userinfo (`http://user:pw@host/`, in a request=) is masked whatever the config says.
  */
 import type { Config } from '../parser/model';
+import { MASKED, maskUserinfo } from '../text/secrets';
 
 export class Redactor {
   private long: string[] = [];
@@ -25,8 +27,8 @@ export class Redactor {
 
   redact(text: string): string {
     let out = text;
-    for (const s of this.long) if (out.includes(s)) out = out.split(s).join('***');
-    if (this.short) out = out.replace(this.short, '***');
-    return out;
+    for (const s of this.long) if (out.includes(s)) out = out.split(s).join(MASKED);
+    if (this.short) out = out.replace(this.short, MASKED);
+    return maskUserinfo(out);
   }
 }

@@ -19,14 +19,22 @@ export interface StatusAnswer {
   ipvsadm: string;
   checks: { probes: number; inFlight: number; started: number; completed: number };
   reconcile: { runs: number; commands: number; failures: number; lastMs: number; lastError: string | null };
-  reloads: { reloads: number; reloadFailures: number; lastReloadError: string | null };
+  /** Where the daemon logs now (`logs` reads it when the file on disk no longer parses). */
+  logfile: string;
+  reloads: {
+    reloads: number;
+    reloadFailures: number;
+    lastReloadError: string | null;
+    lastReloadFailedAt: string | null;
+    lastReloadOkAt: string;
+  };
   virtuals: VirtualView[];
 }
 
 export interface Answers {
   status: StatusAnswer;
   /** The services the daemon manages (a dry-run of another config shows what it would purge). */
-  managed: { services: Retired[] };
+  managed: { config: string; services: Retired[] };
   ping: { ok: true };
 }
 export type Command = keyof Answers;

@@ -35,6 +35,7 @@ export function statusOf(d: Daemon): StatusAnswer {
       lastMs: st.lastMs,
       lastError: st.lastError,
     },
+    logfile: d.config.global.logfile,
     reloads: d.stats,
     virtuals: e.view(),
   };
@@ -46,6 +47,7 @@ function answer(d: Daemon, cmd: Command): Answers[Command] {
       return statusOf(d);
     case 'managed':
       return {
+        config: d.opts.configFile,
         services: d.config.virtuals.map((v) => ({
           svc: serviceIdOf(v),
           label: virtualLabel(v),

@@ -156,7 +156,7 @@ export class Engine {
       const before = new Set(old?.virtuals);
       const everything = !old || old.global.readdquiescent !== cfg.global.readdquiescent;
       for (const v of cfg.virtuals) if (everything || !before.has(v)) this.dirty.add(v.id);
-      await this.install(cfg, this.reconciler.snapshot ?? new Map(), everything);
+      await this.install(cfg, this.reconciler.snapshot ?? new Map(), everything, true);
       this.full ||= everything;
       this.context = 'start';
       // The new plan is computed and applied before new checks start.
@@ -166,7 +166,7 @@ export class Engine {
     }
   }
 
-  private async install(cfg: Config, table: Table, replan = true): Promise<void> {
+  private async install(cfg: Config, table: Table, replan = true, reload = false): Promise<void> {
     // Maintenance is known before the first check, as Perl looked before every check: a
     // real in maintenance at start is never added and then removed.
     const maintenance = new Maintenance(cfg.global.maintenancedir, this.deps.reverseName, () => this.deps.clock.now());
@@ -193,6 +193,19 @@ export class Engine {
     else {
       const current = new Set(cfg.virtuals);
       for (const v of [...this.planned.keys()]) if (!current.has(v)) this.planned.delete(v);
+    }
+    if (reload) {
+      // A reload places every real afresh, as the original's does (it discards all state):
+      // a quiescent real that is down and absent (removed by hand, or out while its
+      // virtual was quiescent=no) is put back at weight 0.
+      for (const mh of this.health.members.values()) {
+        if (!mh.placed) continue;
+        mh.placed = false;
+        if (mh.state === 'down' && mh.member.v.quiescent) {
+          this.dirty.add(mh.member.v.id);
+          this.planned.delete(mh.member.v);
+        }
+      }
     }
     this.unplaced = new Set([...this.health.members.values()].filter((m) => !m.placed));
     // Rebuild the per-virtual fallbackcommand memory for the virtuals that remain.

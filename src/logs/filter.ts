@@ -1,6 +1,6 @@
 /**
- * Which log lines `ldirectord logs` shows: `--virtual V`, `--real R` and `--since T`,
- * all of which must hold. Pure.
+ * Which log lines `ldirectord logs` shows: the instance's own (unless `--all`), `--virtual V`,
+ * `--real R` and `--since T`, all of which must hold. Pure.
  *
  * A line is about a virtual or a real when its message is one of the catalogue's events
  * (line.ts) and names it; for a gate/ipip real logged as `<rip:vport> mapped from
@@ -12,20 +12,22 @@ import type { LogLine } from './line';
 import { parseSince } from './since';
 
 export interface LineFilter {
+  /** Only lines of this instance (the pid file's cfgname), unless null (`--all`). */
+  cfgname: string | null;
   virtual: VirtualRef | null;
   real: RealRef | null;
   /** ms since the epoch; lines stamped earlier are dropped. */
   since: number | null;
 }
 
-export const NO_FILTER: LineFilter = { virtual: null, real: null, since: null };
+export const NO_FILTER: LineFilter = { cfgname: null, virtual: null, real: null, since: null };
 
 /** The filter from the command's options, or the reason an option cannot be read. */
 export function buildFilter(
-  opts: { virtual: string | null; real: string | null; since: string | null },
+  opts: { virtual: string | null; real: string | null; since: string | null; cfgname?: string | null },
   now: Date,
 ): LineFilter | { error: string } {
-  const f: LineFilter = { ...NO_FILTER };
+  const f: LineFilter = { ...NO_FILTER, cfgname: opts.cfgname ?? null };
   if (opts.virtual !== null) {
     f.virtual = parseVirtual(opts.virtual.trim(), true);
     if (!f.virtual)
@@ -51,6 +53,9 @@ export function buildFilter(
 }
 
 export function lineMatches(f: LineFilter, line: LogLine): boolean {
+  // A log file shared by several instances: each line says whose it is (a line without the
+  // prefix, a supervisor's stdout, belongs to whoever reads it).
+  if (f.cfgname !== null && line.cfgname !== null && line.cfgname !== f.cfgname) return false;
   if (f.since !== null && (line.time === null || line.time < f.since)) return false;
   if (f.virtual === null && f.real === null) return true;
   const ev = line.event;

@@ -11,6 +11,7 @@
  * Everything else is printed as is.
  */
 import type { LogEvent, LogLine } from './line';
+import type { VirtualRef } from './address';
 
 export type Tone = 'down' | 'warn' | 'up';
 
@@ -60,7 +61,12 @@ export interface JsonLine {
   pid: number | null;
   message: string;
   event?: LogEvent;
+  /**
+   * The virtual in one spelling whatever the message wrote (`10.0.0.1:80`, `[2001:db8::1]:80`,
+   * `fwm:5`); `protocol` when the message said it.
+   */
   virtual?: string;
+  protocol?: 'tcp' | 'udp';
   real?: string;
   mappedFrom?: string;
   weight?: number;
@@ -80,13 +86,21 @@ export function toJson(line: LogLine): JsonLine {
   const ev = line.event;
   if (ev) {
     out.event = ev.event;
-    out.virtual = ev.virtual;
+    const ref = ev.virtualRef;
+    out.virtual = ref ? canonicalVirtual(ref) : ev.virtual;
+    if (ref?.kind === 'ip' && ref.proto) out.protocol = ref.proto;
     if (ev.real !== undefined) out.real = ev.real;
     if (ev.mappedFrom !== undefined) out.mappedFrom = ev.mappedFrom;
     if (ev.weight !== undefined) out.weight = ev.weight;
     if (ev.reason !== undefined) out.reason = ev.reason;
   }
   return out;
+}
+
+function canonicalVirtual(ref: VirtualRef): string {
+  if (ref.kind === 'fwm') return `fwm:${ref.mark}`;
+  const host = ref.host.includes(':') ? `[${ref.host}]` : ref.host;
+  return ref.port === null ? host : `${host}:${ref.port}`;
 }
 
 export function renderJson(line: LogLine): string {

@@ -57,6 +57,8 @@ export interface Directive<T> {
 }
 
 /** Ping attempts per check (each waits its share of checktimeout). */
+/** Where the daemon logs when the config does not say (logfile=). */
+export const DEFAULT_LOGFILE = '/var/log/ldirectord.log';
 const MAX_CHECKCOUNT = 100;
 const MAX_FAILURECOUNT = 1_000_000;
 /** ipvsadm's persistence timeout: at most 31 days. */
@@ -254,7 +256,7 @@ export const DIRECTIVES = {
   callback: d({ form: 'quoted', default: null, global: asWritten }),
   logfile: d({
     form: 'quoted',
-    default: '/var/log/ldirectord.log',
+    default: DEFAULT_LOGFILE,
     global: (path, ctx): string => {
       const m = ctx.machine;
       // Perl opens a log file once as a test, except under -d or supervised=yes. A path

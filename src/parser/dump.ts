@@ -5,6 +5,7 @@
  * Every directive's value is taken from the directive table, so a directive added there is
  * dumped with no change here; secrets (passwd, secret, login) are shown as `***`.
  */
+import { MASKED, maskUserinfo } from '../text/secrets';
 import { DIRECTIVE_LIST } from './directives';
 import {
   DAEMON_STATUS,
@@ -23,8 +24,7 @@ export function emailStatusNames(mask: number): string[] {
   return (Object.keys(DAEMON_STATUS) as Array<keyof typeof DAEMON_STATUS>).filter((k) => mask & DAEMON_STATUS[k]);
 }
 
-/** What a secret's value is shown as, in the dump and everywhere else. */
-export const MASKED = '***';
+export { MASKED };
 
 /** The plain directives of a scope, as they are dumped. */
 function settings(scope: 'global' | 'virtual', from: object): Record<string, unknown> {
@@ -34,7 +34,8 @@ function settings(scope: 'global' | 'virtual', from: object): Record<string, unk
     if (!d[scope] || d.special) continue;
     const v = values[name];
     if (name === 'emailalertstatus') out[name] = emailStatusNames(v as number);
-    else out[name] = d.secret && v ? MASKED : v;
+    else if (d.secret && v) out[name] = MASKED;
+    else out[name] = typeof v === 'string' ? maskUserinfo(v) : v;
   }
   return out;
 }
@@ -82,7 +83,7 @@ function dumpVirtual(v: VirtualService): object {
       port: r.port,
       forward: r.forward,
       weight: r.weight,
-      request: r.request,
+      request: r.request === null ? null : maskUserinfo(r.request),
       receive: r.receive,
       lower: r.lower,
       upper: r.upper,

@@ -6,7 +6,7 @@
  * an absolute CONFIG simply falls through to "as given"). Then the file is read and parsed
  * with the system's resolver, as the daemon would at start.
  */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import type { Config } from './model';
 import { readConfigFile, type ParseOptions } from './read-config';
@@ -43,4 +43,25 @@ export function cfgName(config: string, explicit: boolean): string {
   if (!explicit) return 'ldirectord';
   const m = /([^/]+)$/.exec(config);
   return m ? m[1]! : config;
+}
+
+/**
+ * The log file a broken config had named before its error, as the original's partial parse
+ * had set it when it logged `Exiting with exit_status 2`: the last global `logfile=` line
+ * above line `before` (every line when 0). Null when there is none or the file cannot be read.
+ */
+export function logfileBefore(file: string, before: number): string | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'latin1');
+  } catch {
+    return null;
+  }
+  const lines = text.split('\n', before > 0 ? before - 1 : undefined);
+  let found: string | null = null;
+  for (const line of lines) {
+    const m = /^logfile\s*=\s*(?:"([^"]*)"|(\S+))/.exec(line);
+    if (m) found = m[1] ?? m[2]!;
+  }
+  return found;
 }

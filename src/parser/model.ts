@@ -107,13 +107,20 @@ export class ConfigError extends Error {
     readonly line: number,
     readonly detail: string,
   ) {
-    super(line > 0 ? `Error reading file ${file} at line ${line}: ${detail}` : `Error reading file ${file}: ${detail}`);
+    // The original's words, with the pid of the process that read the file.
+    super(
+      line > 0
+        ? `Error [${process.pid}] reading file ${file} at line ${line}: ${detail}`
+        : `Error [${process.pid}] reading file ${file}: ${detail}`,
+    );
     this.name = 'ConfigError';
   }
 }
 
 export function formatWarning(file: string, w: ConfigWarning): string {
-  return w.line > 0 ? `Warning reading file ${file} at line ${w.line}: ${w.message}` : `Warning: ${w.message}`;
+  return w.line > 0
+    ? `Warning [${process.pid}] reading file ${file} at line ${w.line}: ${w.message}`
+    : `Warning [${process.pid}]: ${w.message}`;
 }
 
 /** `1.2.3.4` or `[2001:db8::1]`: an address ready to have `:port` or a path appended. */

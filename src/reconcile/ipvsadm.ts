@@ -12,12 +12,14 @@
  * caller verifies by reading the table back (reconciler.ts).
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { applyThresholds, parseList, parseSave } from './ipvsadm-save';
 import { restoreLine } from './ops';
 import { simulateCommand } from './simulate';
 import { cloneTable, type Table } from './table';
 import { trackChild } from '../util/children';
+import { isExecutable } from '../util/fs';
 
 export interface RunResult {
   ok: boolean;
@@ -56,11 +58,26 @@ export class IpvsError extends Error {
  * such as the OCF agent in tests), else the original's lookup: /sbin/ipvsadm, then
  * /usr/sbin/ipvsadm, then ipvsadm on PATH.
  */
-export function findIpvsadm(explicit: string | null): string {
+export function findIpvsadm(explicit: string | null, debug = false): string {
   if (explicit) return explicit;
+  const local = debug ? debugIpvsadm() : null;
+  if (local) return local;
   if (process.env.LDIRECTORD_IPVSADM) return process.env.LDIRECTORD_IPVSADM;
   for (const p of ['/sbin/ipvsadm', '/usr/sbin/ipvsadm']) if (existsSync(p)) return p;
   return 'ipvsadm';
+}
+
+/**
+ * The original's test hook: under -d, an executable `./ipvsadm` in the current directory
+ * is used instead of the system's. Only one that no other user could have put there (owned
+ * by this user or root, writable by no group or other), since -d runs as root too.
+ */
+function debugIpvsadm(): string | null {
+  const path = resolve('ipvsadm');
+  if (!isExecutable(path)) return null;
+  const st = statSync(path);
+  const uid = process.getuid?.() ?? 0;
+  return (st.uid === uid || st.uid === 0) && (st.mode & 0o022) === 0 ? path : null;
 }
 
 interface Exec {

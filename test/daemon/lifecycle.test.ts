@@ -75,9 +75,10 @@ describe('daemon lifecycle (CLI)', function () {
     d.config(base() + '\tscheduler=WRR\n');
     const r = await d.cli([d.cfg, 'start']);
     assert.equal(r.code, 2);
+    // The original's words, with the pid of the command that read the file.
     assert.equal(
-      r.stderr,
-      `Error reading file ${d.cfg} at line 10: invalid scheduler, should be only lowercase letters (a-z)\n`,
+      r.stderr.replace(/^Error \[\d+\]/, 'Error [PID]'),
+      `Error [PID] reading file ${d.cfg} at line 10: invalid scheduler, should be only lowercase letters (a-z)\n`,
     );
     assert.equal(d.pid(), null);
     assert.deepEqual(d.commands(), []);
@@ -178,7 +179,7 @@ virtual=10.0.0.3:80
     // …and a HUP sent anyway leaves the running daemon untouched.
     process.kill(d.pid()!, 'SIGHUP');
     await d.waitFor('the error logged', () =>
-      /Error reading file .* at line 3: forward method must be gate, masq or ipip \(keeping the running configuration\)/.test(
+      /Error \[\d+\] reading file .* at line 3: forward method must be gate, masq or ipip \(keeping the running configuration\)/.test(
         d.logText(),
       ),
     );

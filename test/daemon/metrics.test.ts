@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 import { Director } from '../helpers/director';
+import { scrapeMetrics as scrape } from '../helpers/net';
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -18,18 +19,6 @@ function ask(port: number, method: string, path: string): Promise<number> {
     request({ host: '127.0.0.1', port, path, method }, (res) => {
       res.resume();
       resolve(res.statusCode!);
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (b) => (body += b));
-      res.on('end', () => resolve(body));
     })
       .on('error', reject)
       .end();

@@ -43,10 +43,14 @@ export class Director {
     writeFileSync(this.cfg, /^logfile=/m.test(body) ? body : `logfile="${this.log}"\n${body}`);
   }
 
-  cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  cli(
+    args: string[],
+    opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+  ): Promise<CliResult> {
     return new Promise((resolve) => {
       const c = spawn(process.execPath, [CLI, ...args], {
         env: { ...this.env, ...opts.env },
+        cwd: opts.cwd,
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let stdout = '';
@@ -147,6 +151,8 @@ export class Director {
       const [h, p] = [k.slice(0, k.lastIndexOf(':')), Number(k.slice(k.lastIndexOf(':') + 1))];
       await this.close(h, p);
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    // A killed daemon (or its last ipvsadm) may still be writing for a moment.
+    if (pid) await new Promise((r) => setTimeout(r, 100));
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   }
 }

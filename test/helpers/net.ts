@@ -6,6 +6,7 @@
  * Addresses: the check tests use 127.10.0.0/16 only (other test areas use other ranges),
  * so every server and every dropped packet stays on this machine.
  */
+import { request } from 'node:http';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
@@ -97,4 +98,20 @@ export async function eventually(cond: () => boolean, ms = 2000): Promise<boolea
     await new Promise((r) => setTimeout(r, 20));
   }
   return cond();
+}
+
+/** GET /metrics from the daemon's endpoint on 127.0.0.1:`port`. */
+export function scrapeMetrics(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/metrics', timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (b) => (body += b));
+      res.on('end', () => resolve(body));
+    })
+      .on('error', reject)
+      .on('timeout', function (this: { destroy(e: Error): void }) {
+        this.destroy(new Error('no answer from /metrics within 5 s'));
+      })
+      .end();
+  });
 }

@@ -134,7 +134,7 @@ describe('logs: the command', function () {
           pid: 4242,
           message: 'Quiescent real server: 10.0.1.1:0 (5) (Weight set to 0)',
           event: 'real-quiescent',
-          virtual: '5',
+          virtual: 'fwm:5',
           real: '10.0.1.1:0',
           weight: 0,
         },
@@ -241,13 +241,15 @@ describe('logs: where the logs are', () => {
     assert.match(r.stderr, /cannot open log file .*ldirectord\.log: No such file or directory/);
   });
 
-  it('a config that does not exist: exit 1; one with errors: exit 2', () => {
+  it('a config that does not exist: exit 1; one with errors: the log file it names before the error, said so', () => {
     assert.equal(runLogs([join(d.dir, 'nope.cf'), 'logs']).status, 1);
     const bad = join(d.dir, 'bad.cf');
     writeFileSync(bad, `logfile="${d.log}"\nvirtual=10.0.0.1:80\n\tbogus=1\n`);
-    const r = runLogs([bad, 'logs']);
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, /line 3/);
+    d.append(['Added virtual server: 10.0.0.1:80']);
+    const r = runLogs([bad, 'logs', '--all']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /line 3: .*; showing .*ldirectord\.log, the log file it names before the error/);
+    assert.match(r.stdout, /Added virtual server: 10\.0\.0\.1:80/);
   });
 
   it('an empty log file prints nothing', () => {

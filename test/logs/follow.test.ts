@@ -189,9 +189,10 @@ describe('logs -f', function () {
     f = new Follower([cf, 'logs', '-f']);
     await f.until('the waiting notice', () => f!.stderr.includes('does not exist; waiting for it'));
     mkdirSync(sub);
-    writeFileSync(log, stamped(up(1)));
+    // Lines of this config's instance (its name is the cfgname each line carries).
+    writeFileSync(log, stamped(up(1), new Date(), 'later.cf'));
     await f.untilLine(up(1));
-    appendFileSync(log, stamped(up(2)));
+    appendFileSync(log, stamped(up(2), new Date(), 'later.cf'));
     await f.untilLine(up(2));
   });
 });

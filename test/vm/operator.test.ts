@@ -5,6 +5,7 @@
  * `ipvsadm -R` must give exactly the table the daemon itself converges to.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { canonical, Lab, requireVm } from './lab';
 
 const CONFIG = `
@@ -120,6 +121,38 @@ virtual=10.0.0.3:80
           V2 +
           '-A -t 10.0.0.3:80 -s wrr\n-a -t 10.0.0.3:80 -r 10.9.1.2:8080 -m -w 1\n-A -t 10.9.9.9:80 -s rr\n',
       ),
+    );
+  });
+
+  it('dry-run of a candidate with another name, --against the running config: applied by hand it gives exactly the candidate table', async () => {
+    // The running daemon manages V1 and V2; 10.9.9.9:80 is nobody's.
+    lab.config(CONFIG);
+    await lab.start();
+    await lab.settle(V1 + V2);
+    lab.ipvsadm('-A', '-t', '10.9.9.9:80', '-s', 'rr');
+    // The candidate drops V2 and changes V1: a file of another name, next to the running one.
+    const candidate = lab.cfg.replace(/[^/]+$/, 'candidate.cf');
+    writeFileSync(
+      candidate,
+      `logfile="${lab.log}"\ncheckinterval=1\nchecktimeout=2\nquiescent=no\n` +
+        'virtual=10.0.0.1:80\n\treal=10.9.1.1:8080 masq 5\n\tchecktype=connect\n',
+    );
+    const preview = await lab.cli(['--dry-run', '--against', lab.cfg, candidate]);
+    assert.equal(preview.code, 1, preview.stderr);
+    assert.match(preview.stderr, /tcp:10\.0\.0\.2:80: remove/);
+    assert.match(preview.stderr, /note: ldirectord is running .*lab\d+\.cf: it would undo these commands/);
+    // Without --against the running daemon is not found (another name): no purge is shown.
+    const blind = await lab.cli(['--dry-run', candidate]);
+    assert.doesNotMatch(blind.stderr, /10\.0\.0\.2:80: remove/);
+    // Applied by hand (the daemon stopped first, leaving its table: cleanstop=no for this),
+    // the plan gives exactly the candidate's table plus the service nobody manages.
+    await lab.cli([lab.cfg, 'stop']);
+    lab.ipvsadm('-C');
+    lab.restore(V1 + V2 + '-A -t 10.9.9.9:80 -s rr\n');
+    lab.restore(preview.stdout);
+    assert.equal(
+      lab.table(),
+      canonical('-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.9.1.1:8080 -m -w 5\n-A -t 10.9.9.9:80 -s rr\n'),
     );
   });
 });

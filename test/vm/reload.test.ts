@@ -98,7 +98,7 @@ describe('VM: reload', function () {
     assert.match(r.stderr, /at line 4: forward method must be gate, masq or ipip/);
     lab.signal('SIGHUP');
     await lab.waitFor('the HUP error logged', () =>
-      /Error reading file .* at line 4: forward method must be gate, masq or ipip/.test(lab.logText()),
+      /Error \[\d+\] reading file .* at line 4: forward method must be gate, masq or ipip/.test(lab.logText()),
     );
 
     // Autoreload sees a truncated file, an empty one, a binary one, a directory, then nothing.
