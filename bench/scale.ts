@@ -319,7 +319,7 @@ async function run(
       // detected each failure: applied-minus-detected is the reaction to a detection.
       const burst = pick(n, 1000, (i) => !victims.includes(i) && i % 50 !== 0 && i !== 1); // real #1 is the reload's
       const b = await target.ask<{ at: number }>('fail', { ids: burst });
-      const addrs = new Set(burst.map(addressOf));
+      const addrs = new Set(burst.map((i) => addressOf(i)));
       const seen = new Map<string, { t: number; pid: string }>();
       const until = Date.now() + 30000;
       while (seen.size < addrs.size && Date.now() < until) {

@@ -17,8 +17,9 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 
-export function addressOf(i: number): string {
-  return `127.20.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+/** Real i's address: `NET.(BASE + i / 250).(i % 250 + 1)`, 127.20.0.1… by default. */
+export function addressOf(i: number, net = '127.20', base = 0): string {
+  return `${net}.${base + Math.floor(i / 250)}.${(i % 250) + 1}`;
 }
 
 const RESPONSE_CLOSE = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK');
@@ -45,6 +46,9 @@ function main(): void {
   const n = Number(process.argv[2] ?? 100);
   const shards = Number(process.argv[3] ?? 1);
   const shard = Number(process.argv[4] ?? 0);
+  // `target.js N SHARDS K [NET BASE]`: the addresses (bench/keepalived.ts serves 10.9.10.1…).
+  const net = process.argv[5] ?? '127.20';
+  const base = Number(process.argv[6] ?? 0);
   const mine = (i: number) => i % shards === shard;
   const owned = Array.from({ length: n }, (_x, i) => i).filter(mine);
   const slots: Slot[] = [];
@@ -73,7 +77,10 @@ function main(): void {
           slot.times[slot.n % RING] = performance.timeOrigin + performance.now();
           slot.n++;
           total++;
-          const close = /\r\nconnection:\s*close/i.test(head);
+          // HTTP/1.0 (keepalived's checker) closes unless it asked to keep the connection.
+          const close =
+            /\r\nconnection:\s*close/i.test(head) ||
+            (/^\S+ \S+ HTTP\/1\.0\r\n/.test(head + '\r\n') && !/\r\nconnection:\s*keep-alive/i.test(head));
           if (slot.failing && !slot.firstFailure) slot.firstFailure = Date.now();
           if (close) {
             sock.end(slot.failing ? FAIL_CLOSE : RESPONSE_CLOSE);
@@ -83,7 +90,7 @@ function main(): void {
         }
       });
     });
-    slot.server.listen({ port: 8080, host: addressOf(i), backlog: 4096 }, () => {
+    slot.server.listen({ port: 8080, host: addressOf(i, net, base), backlog: 4096 }, () => {
       if (++listening === owned.length) process.send?.({ ready: true });
     });
     slots[i] = slot;

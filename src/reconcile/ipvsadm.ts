@@ -20,6 +20,7 @@ import { simulateCommand } from './simulate';
 import { cloneTable, type Table } from './table';
 import { trackChild } from '../util/children';
 import { isExecutable } from '../util/fs';
+import { FULL_READ_EVERY_MS, PROC_IP_VS, ipvsFingerprint } from './proc-ip-vs';
 
 export interface RunResult {
   ok: boolean;
@@ -109,14 +110,21 @@ export class Ipvsadm implements IpvsAdapter {
    * checkinterval and it is usually the same to the byte; parsing 10,000 lines each time
    * was a tenth of the daemon's garbage. Returning the same Table object for the same text
    * also lets the reconciler see that nothing moved (reconciler.ts). Not used when
-   * thresholds are merged in, as that changes the Table.
+   * thresholds are merged in, as that changes the Table. With it: the kernel listing's
+   * fingerprint taken around the read (null: not usable as a shortcut), and when it was.
    */
-  private lastSave: { text: string; table: Table } | null = null;
+  private lastSave: { text: string; table: Table; fingerprint: string | null; at: number } | null = null;
 
   constructor(
     readonly name: string,
     private readonly timeoutMs = ipvsadmTimeoutMs(),
+    /** The kernel's listing (proc-ip-vs.ts), or null to always fork ipvsadm. */
+    private readonly procPath: string | null = PROC_IP_VS,
   ) {}
+
+  private fingerprint(): string | null {
+    return this.procPath === null ? null : ipvsFingerprint(this.procPath);
+  }
 
   private runIpvsadm(args: string[], input?: string): Promise<Exec> {
     this.spawned++;
@@ -185,12 +193,24 @@ export class Ipvsadm implements IpvsAdapter {
   async read(opts: { thresholds: boolean }): Promise<Table> {
     let table: Table | null = null;
     let first: IpvsError | null = null;
+    // Nothing changed since the last full read, as far as the kernel's own listing shows:
+    // that table, without a fork (proc-ip-vs.ts; a full read at least every minute).
+    const before = this.lastSave && !opts.thresholds ? this.fingerprint() : null;
+    if (before !== null && this.lastSave?.fingerprint === before && Date.now() - this.lastSave.at < FULL_READ_EVERY_MS)
+      return this.lastSave.table;
     if (!this.noSave) {
+      const proc = opts.thresholds ? null : (before ?? this.fingerprint());
       const r = await this.runIpvsadm(['-S', '-n']);
       if (r.error === null && r.code === 0) {
-        if (!opts.thresholds && this.lastSave?.text === r.stdout) return this.lastSave.table;
+        // The listing is trusted for this table only if nothing moved during the read.
+        const after = proc === null ? null : this.fingerprint();
+        const fingerprint = after !== null && after === proc ? after : null;
+        if (!opts.thresholds && this.lastSave?.text === r.stdout) {
+          this.lastSave = { ...this.lastSave, fingerprint, at: Date.now() };
+          return this.lastSave.table;
+        }
         table = this.checked(parseSave(r.stdout), ['-S', '-n'], r.stderr);
-        this.lastSave = opts.thresholds ? null : { text: r.stdout, table };
+        this.lastSave = opts.thresholds ? null : { text: r.stdout, table, fingerprint, at: Date.now() };
       } else {
         this.lastSave = null;
         first = new IpvsError(failure(this.name, ['-S', '-n'], r), ['-S', '-n'], r.stderr);
@@ -224,6 +244,8 @@ export class Ipvsadm implements IpvsAdapter {
   }
 
   async run(commands: string[][]): Promise<RunResult> {
+    // What this changes may not show in /proc (scheduler flags): the next read is a full one.
+    if (this.lastSave) this.lastSave.fingerprint = null;
     const bad = commands.flat().find((t) => !SAFE_TOKEN.test(t));
     if (bad !== undefined) {
       // Never reached through the parser's validation; kept so no value can ever smuggle an

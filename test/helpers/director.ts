@@ -8,9 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT } from './env';
-
-const FAKE = join(ROOT, 'dist', 'testing', 'fake-ipvsadm.js');
+import { CLI, FAKE } from './env';
 
 export interface CliResult {
   code: number | null;

@@ -13,6 +13,8 @@ import { join, delimiter } from 'node:path';
 export const ROOT = join(__dirname, '..', '..', '..');
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
 export const CLI = join(ROOT, 'dist', 'cli.js');
+/** The recording stand-in for ipvsadm (src/testing/fake-ipvsadm.ts). */
+export const FAKE = join(ROOT, 'dist', 'testing', 'fake-ipvsadm.js');
 
 export const REQUIRE_ALL = process.env.LDIRECTORD_TEST_REQUIRE_ALL === '1';
 
