@@ -49,7 +49,19 @@ function host(): number {
     process.stderr.write('bench:keepalived: keepalived is not installed (apt-get install keepalived)\n');
     return 1;
   }
-  const argv = ['-t', '3600', '-m', '4096', '-e', 'TZ', ROOT, '--', process.execPath, __filename, '--in-vm'];
+  const argv = [
+    '-t',
+    '3600',
+    '-m',
+    '4096',
+    '-e',
+    'TZ',
+    '-e',
+    'BENCH_DAEMON_NODE_OPTIONS',
+    '-e',
+    'BENCH_KEEPALIVED_LOG',
+  ];
+  argv.push(ROOT, '--', process.execPath, __filename, '--in-vm');
   argv.push(...process.argv.slice(2));
   const child = spawn(script, argv, { stdio: 'inherit', env: { ...process.env, IPVS_VM_NO_INSTALL: '1' } });
   child.on('exit', (c) => process.exit(c ?? 1));
@@ -231,7 +243,7 @@ async function measure(who: Row['who'], n: number, run: number, windowS: number)
     await new Promise((r) => target.once('message', r));
     let pid: number;
     const t0 = Date.now();
-    let proc: ChildProcess;
+    let proc: ChildProcess | null = null;
     if (who === 'keepalived') {
       const conf = join(lab.dir, 'keepalived.conf');
       writeFileSync(conf, keepalivedConf(n));
@@ -258,17 +270,23 @@ async function measure(who: Row['who'], n: number, run: number, windowS: number)
       pid = proc.pid!;
     } else {
       writeFileSync(lab.cfg, ldirectordConf(n, lab.log));
-      // The command as installed (its first line gives node the daemon's heap flags), in
-      // the foreground so that its pid is the process tree measured.
-      proc = spawn('ip', ['netns', 'exec', lab.ns, join(ROOT, 'dist', 'cli.js'), '-d', lab.cfg, 'start'], {
-        stdio: ['ignore', 'ignore', process.env.BENCH_KEEPALIVED_LOG ? 'pipe' : 'ignore'],
-      });
-      // BENCH_KEEPALIVED_LOG=1: the daemon's log lines (stderr under -d), stamped from spawn.
-      proc.stderr?.on('data', (b: Buffer) => {
-        for (const line of b.toString('utf8').split('\n').filter(Boolean))
-          process.stdout.write(`+${((Date.now() - t0) / 1000).toFixed(2)}s ${line}\n`);
-      });
-      pid = proc.pid!;
+      // As in production: the command as installed (its first line gives node the heap
+      // flags), `ldirectord CONFIG start`, which daemonises, logs to its file and returns
+      // once the daemon runs; the process tree measured is the daemon's (pid file).
+      // BENCH_DAEMON_NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/work/main/prof`): node
+      // runs the command with these options (the daemon inherits them), to see where its
+      // time goes in the guest.
+      const flags = process.env.BENCH_DAEMON_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [];
+      const cli = join(ROOT, 'dist', 'cli.js');
+      const command = flags.length ? [process.execPath, ...flags, cli] : [cli];
+      spawn('ip', ['netns', 'exec', lab.ns, ...command, lab.cfg, 'start'], { stdio: 'ignore' });
+      pid = 0;
+      const until = Date.now() + 120_000;
+      while (!pid && Date.now() < until) {
+        await sleep(20);
+        pid = lab.pid() ?? 0;
+      }
+      if (!pid) throw new Error(`ldirectord did not start: ${lab.logText().slice(-2000)}`);
     }
     // spawn → every real at a positive weight.
     let full = NaN;
@@ -300,12 +318,11 @@ async function measure(who: Row['who'], n: number, run: number, windowS: number)
       for (const i of failing) if (!seen.has(i) && w.get(hexOf(i)) === 0) seen.set(i, (Date.now() - at) / 1000);
     }
     const detect = [...seen.values()];
-    proc.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 3000));
-    try {
-      proc.kill('SIGKILL');
-    } catch {
-      // gone
+    if (who === 'ldirectord') await lab.cli([lab.cfg, 'stop'], { ipvsadm: null });
+    else {
+      proc?.kill('SIGTERM');
+      await sleep(3000);
+      proc?.kill('SIGKILL');
     }
     target.send({ cmd: 'exit' });
     return {

@@ -147,7 +147,8 @@ function request(
   };
 }
 
-async function checkHttp(spec: HttpSpec, { signal }: CheckContext): Promise<Verdict> {
+async function checkHttp(spec: HttpSpec, ctx: CheckContext): Promise<Verdict> {
+  const signal = ctx.signal;
   const prep = prepare(spec);
   if (typeof prep === 'string') return down('error', prep);
   let url = prep.url;
@@ -162,7 +163,7 @@ async function checkHttp(spec: HttpSpec, { signal }: CheckContext): Promise<Verd
     let capped = false;
     let res;
     try {
-      res = await http1(req, signal, (head) => {
+      res = await http1(req, ctx, (head) => {
         if (head.status < 200 || head.status > 299) return null;
         return (chunk) => {
           const room = BODY_CAP - (head.bytes - chunk.length);
