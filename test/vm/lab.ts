@@ -247,11 +247,15 @@ exit $rc
   ): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const ipvsadm = opts.ipvsadm === undefined ? this.wrapper : opts.ipvsadm;
     const argv = ['netns', 'exec', this.ns, process.execPath, CLI, ...(ipvsadm ? ['--ipvsadm', ipvsadm] : []), ...args];
+    // Under software emulation a start takes 10-20 times as long as on hardware, the first
+    // one of a boot longer still (a cold cache over 9p): `start` gets more than its
+    // production bound (25 s) to report, so a slow start is not mistaken for a broken one.
+    const env = { LDIRECTORD_START_TIMEOUT: '180', ...process.env, ...opts.env };
     return new Promise((resolve) => {
       const c = execFile(
         'ip',
         argv,
-        { encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, env: { ...process.env, ...opts.env } },
+        { encoding: 'utf8', timeout: opts.timeoutMs ?? 240_000, env },
         (err, stdout, stderr) => {
           const e = err as (Error & { code?: number | string }) | null;
           resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout, stderr });
@@ -380,15 +384,24 @@ exit $rc
 
   /** Kill whatever this lab started, and remove its namespaces (with every address on them). */
   async teardown(): Promise<void> {
+    // The daemon by its pid file, and any process of this lab's config without one (a start
+    // that gave up before the pid file): one left alive keeps the namespace, and ip_vs, busy.
+    const pids = new Set<number>();
     const pid = this.pid();
-    if (pid) {
+    if (pid) pids.add(pid);
+    try {
+      for (const p of sh('pgrep', ['-f', this.cfg]).split('\n')) if (Number(p) > 0) pids.add(Number(p));
+    } catch {
+      // pgrep exits 1 when nothing matches
+    }
+    for (const p of pids) {
       try {
-        process.kill(pid, 'SIGKILL');
+        process.kill(p, 'SIGKILL');
       } catch {
         // already gone
       }
-      rmSync(this.pidFile(), { force: true });
     }
+    rmSync(this.pidFile(), { force: true });
     for (const c of this.children) c.kill('SIGKILL');
     for (const s of this.reals.values()) await s.stop();
     this.reals.clear();
