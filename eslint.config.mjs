@@ -1,6 +1,7 @@
 // ESLint (typescript-eslint, type-aware where it pays) for src/, test/ and bench/.
 // Formatting is Prettier's job (.prettierrc.json); these rules are about correctness.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -41,5 +42,11 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
+    // The status page's script runs in the browser, as a classic script (no modules).
+    files: ['web/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { ...globals.browser } },
+    rules: { 'max-len': ['error', { code: 120, ignoreStrings: true }] },
   },
 );

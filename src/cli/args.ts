@@ -21,6 +21,8 @@ export interface GlobalOptions {
   /** --dry-run: the running daemon's CONFIG, when it is not the candidate's name. */
   against: string | null;
   metrics: string | null;
+  /** --status-page: serve the status page on the metrics listener. */
+  statusPage: boolean;
 }
 
 export interface LogsOptions {
@@ -46,7 +48,15 @@ export type Action =
 
 /** Perl: a bare CONFIG name is ldirectord.cf / "ldirectord"; otherwise the basename. */
 export function parseArgs(argv: string[]): Action {
-  const opts: GlobalOptions = { debug: false, ipvsadm: null, json: false, dryRun: false, against: null, metrics: null };
+  const opts: GlobalOptions = {
+    debug: false,
+    ipvsadm: null,
+    json: false,
+    dryRun: false,
+    against: null,
+    metrics: null,
+    statusPage: false,
+  };
   let check = false;
   let i = 0;
   // Leading options, bundling allowed for the single-letter flags (-dt).
@@ -95,6 +105,9 @@ export function parseArgs(argv: string[]): Action {
           opts.against = v;
           break;
         }
+        case '--status-page':
+          opts.statusPage = true;
+          break;
         case '--metrics': {
           const v = takeValue(name);
           if (typeof v !== 'string') return v;

@@ -45,9 +45,27 @@ async function defaultPlugins(req: ControlRequest, cfg: Config): Promise<DaemonP
     import('../daemon/alerts.js'),
   ]);
   const plugins: DaemonPlugin[] = [new StatusSocket(), new MonitorFile(), new EmailAlerts({ dryRun: req.opts.dryRun })];
-  const metrics = req.opts.metrics ?? process.env.LDIRECTORD_METRICS ?? null;
-  if (metrics) plugins.push(new (await import('../daemon/metrics.js')).Metrics(parseListen(metrics)));
+  const http = listenerOf(req.opts);
+  if (http) {
+    const page = http.page ? new (await import('../daemon/status-page.js')).StatusPage() : null;
+    plugins.push(new (await import('../daemon/metrics.js')).Metrics(http.listen, page));
+  }
   return [...plugins, ...(req.plugins?.(cfg) ?? [])];
+}
+
+/**
+ * The HTTP listener asked for (--metrics or LDIRECTORD_METRICS), and whether it also serves
+ * the status page (--status-page or LDIRECTORD_STATUS_PAGE=1); null when none. Throws the
+ * usage error for a bad address, or a page without a listener.
+ */
+function listenerOf(opts: GlobalOptions): { listen: { host: string; port: number }; page: boolean } | null {
+  const metrics = opts.metrics ?? process.env.LDIRECTORD_METRICS ?? null;
+  const page = opts.statusPage || /^(1|yes|true)$/i.test(process.env.LDIRECTORD_STATUS_PAGE ?? '');
+  if (!metrics) {
+    if (page) throw new Error('--status-page is served on the metrics listener: give --metrics [ADDR:]PORT too');
+    return null;
+  }
+  return { listen: parseListen(metrics), page };
 }
 
 async function newDaemon(...args: ConstructorParameters<typeof Daemon>): Promise<Daemon> {
@@ -89,14 +107,11 @@ export async function runControl(req: ControlRequest): Promise<number> {
       return EXIT_PRIVILEGE;
     }
   }
-  const metrics = req.opts.metrics ?? process.env.LDIRECTORD_METRICS ?? null;
-  if (metrics) {
-    try {
-      parseListen(metrics);
-    } catch (e) {
-      process.stderr.write(`${(e as Error).message}\n`);
-      return 255;
-    }
+  try {
+    listenerOf(req.opts);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 255;
   }
   const file = locateConfig(req.config);
   if (file === null) {

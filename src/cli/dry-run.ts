@@ -131,7 +131,8 @@ export async function dryRun(
   if (engine.probeCount > 0) await everyProbe;
   // The results of the last checks are applied by one more reconcile.
   await engine.reconcileNow();
-  const now = viewOf({ virtuals: cfg.virtuals, health: engine.health, table: ipvs.initial, startedAt: Date.now() });
+  const t = Date.now();
+  const now = viewOf({ virtuals: cfg.virtuals, health: engine.health, table: ipvs.initial, startedAt: t, now: t });
   await engine.stop({ leaveTable: true });
   // A virtual's Perl id is its kernel service key (`tcp:10.0.0.1:80`, `fwm:5`).
   const virtuals = now.map((v) => {

@@ -1,12 +1,9 @@
 /** Fixed texts of the command line. */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
-const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+import { VERSION } from '../util/version';
 
 /** The first line is the original's, which scripts grep for. */
 export const VERSION_TEXT = `Linux Director v1.186-ha
-ldirectord ${pkg.version} (TypeScript, Node.js ${process.version})
+ldirectord ${VERSION} (TypeScript, Node.js ${process.version})
 1999-2006 Jacob Rief, Horms and others
 <http://www.vergenet.net/linux/ldirectord/>
 
@@ -16,7 +13,7 @@ under certain conditions. See the GNU General Public Licence for details.
 `;
 
 export const USAGE = `Usage:
-  ldirectord [-d|--debug] [--ipvsadm PATH] [--metrics [ADDR:]PORT] [--] [CONFIG] start|stop|restart|try-restart|reload|force-reload|status
+  ldirectord [-d|--debug] [--ipvsadm PATH] [--metrics [ADDR:]PORT [--status-page]] [--] [CONFIG] start|stop|restart|try-restart|reload|force-reload|status
   ldirectord -t|--check [--json] CONFIG
   ldirectord --dry-run [--json] [--ipvsadm PATH] [--against RUNNING-CONFIG] CONFIG
   ldirectord -d --dry-run [--ipvsadm PATH] CONFIG start
@@ -28,6 +25,7 @@ Options:
   -d, --debug        stay in the foreground, log to stderr, write no pid file
   --ipvsadm PATH     the ipvsadm to run (default /sbin/ipvsadm, /usr/sbin/ipvsadm, PATH)
   --metrics PORT     serve Prometheus metrics on 127.0.0.1:PORT (or ADDR:PORT)
+  --status-page      serve the live status page at / on the --metrics listener
   -t, --check        parse CONFIG as the daemon would and report; change nothing
   --json             machine-readable output (--check, --dry-run, show, logs)
   --dry-run          print the ipvsadm -R commands that CONFIG would run now; change nothing

@@ -18,14 +18,16 @@
  *     (the names Prometheus' own Node.js client uses, so existing dashboards work)
  * Label values pass through the redactor like everything the daemon writes.
  *
- * Only `GET /metrics` (and HEAD) is answered: 404 for another path, 405 for another
- * method. At most MAX_CONNECTIONS at once, each closed after IDLE_MS without a request.
+ * Only `GET /metrics` (and HEAD) is answered, and the status page's paths when it is on
+ * (status-page.ts): 404 for another path, 405 for another method. At most MAX_CONNECTIONS
+ * at once, each closed after IDLE_MS without a request.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { EngineEvent } from '../engine/events';
 import { hostPort } from '../parser/model';
 import type { Daemon, DaemonPlugin } from './daemon';
+import { SECURITY_HEADERS, type StatusPage } from './status-page';
 
 export function parseListen(spec: string): { host: string; port: number } {
   // PORT, :PORT, ADDR:PORT or [IPv6]:PORT
@@ -52,30 +54,17 @@ export class Metrics implements DaemonPlugin {
   private lag: IntervalHistogram | null = null;
   private daemon: Daemon | null = null;
 
-  constructor(private readonly listen: { host: string; port: number }) {}
+  /** `page`: the status page, served on this listener too (--status-page). */
+  constructor(
+    private readonly listen: { host: string; port: number },
+    private readonly page: StatusPage | null = null,
+  ) {}
 
   /** Listen now: a port in use is a start error (an operator asked for this endpoint). */
   bind(): Promise<void> {
     this.server = createServer(
       { maxHeaderSize: 8 * 1024, requestTimeout: IDLE_MS, headersTimeout: IDLE_MS },
-      (req, res) => {
-        const d = this.daemon;
-        const path = (req.url ?? '').replace(/\?.*$/, '');
-        if (path !== '/metrics') {
-          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-          return;
-        }
-        if (req.method !== 'GET' && req.method !== 'HEAD') {
-          res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
-          return;
-        }
-        if (!d) {
-          res.writeHead(503, { 'content-type': 'text/plain' }).end('starting\n');
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        res.end(req.method === 'HEAD' ? undefined : d.redactor.redact(this.render()));
-      },
+      (req, res) => this.answer(req, res),
     );
     // A scraper needs one connection; a flood of them must not take the daemon's descriptors.
     this.server.maxConnections = MAX_CONNECTIONS;
@@ -91,13 +80,41 @@ export class Metrics implements DaemonPlugin {
     });
   }
 
+  /** Every response says what it is and may load nothing from elsewhere (the status page's rules). */
+  private answer(req: IncomingMessage, res: ServerResponse): void {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    const d = this.daemon;
+    const path = (req.url ?? '').replace(/\?.*$/, '');
+    const page = this.page?.route(path) ?? null;
+    if (path !== '/metrics' && !page) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    if (!d) {
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('starting\n');
+      return;
+    }
+    if (page) {
+      page(req, res, d);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    res.end(req.method === 'HEAD' ? undefined : d.redactor.redact(this.render()));
+  }
+
   async start(d: Daemon): Promise<void> {
     if (!this.server) await this.bind();
     this.daemon = d;
+    this.page?.attach(d);
     this.lag = monitorEventLoopDelay({ resolution: 20 });
     this.lag.enable();
     const port = (this.server!.address() as { port: number }).port;
     d.log.info(`metrics on http://${hostPort(this.listen.host, port)}/metrics`);
+    if (this.page) d.log.info(`status page on http://${hostPort(this.listen.host, port)}/`);
   }
 
   event(e: EngineEvent): void {

@@ -13,7 +13,11 @@ import type { Retired } from '../reconcile/diff';
 /** What the daemon answers `status` with: itself, then the read model. */
 export interface StatusAnswer {
   pid: number;
+  /** This daemon's version (package.json). */
+  version: string;
   config: string;
+  /** The daemon's clock when it answered (the status page counts ages from it). */
+  now: string;
   started: string;
   dryRun: boolean;
   ipvsadm: string;

@@ -9,6 +9,7 @@ import { lstatSync, unlinkSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { virtualLabel } from '../parser/model';
 import { serviceIdOf } from '../reconcile/plan';
+import { VERSION } from '../util/version';
 import type { Daemon, DaemonPlugin } from './daemon';
 import { serveStatus, socketPath, type Answers, type Command, type StatusAnswer } from './status-protocol';
 
@@ -18,7 +19,9 @@ export function statusOf(d: Daemon): StatusAnswer {
   const st = e.reconciler.stats;
   return {
     pid: process.pid,
+    version: VERSION,
     config: d.opts.configFile,
+    now: new Date().toISOString(),
     started: new Date(e.startedAt).toISOString(),
     dryRun: d.opts.dryRun,
     ipvsadm: e.reconciler.ipvsName,

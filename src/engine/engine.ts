@@ -393,10 +393,16 @@ export class Engine {
     await this.reconciler.reconcile(new Map(), retire, { fresh: true, context: 'stop' });
   }
 
+  /** From now on the read model shows each real's recent checks (the status page's strip). */
+  keepRecentChecks(): void {
+    this.health.keepRecent = true;
+  }
+
   /** The read model: every virtual and real with its health and kernel entry (view.ts). */
   view(): VirtualView[] {
     const virtuals = this.config?.virtuals ?? [];
-    return viewOf({ virtuals, health: this.health, table: this.reconciler.snapshot, startedAt: this.startedAt });
+    const now = this.deps.clock.now();
+    return viewOf({ virtuals, health: this.health, table: this.reconciler.snapshot, startedAt: this.startedAt, now });
   }
 
   get probeCount(): number {

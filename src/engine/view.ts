@@ -35,6 +35,11 @@ export interface RealView {
   failures: number;
   /** When the state last changed (ISO). */
   since: string;
+  /**
+   * The checks of the last 10 minutes, oldest first, one letter each: u up, d down,
+   * m maintenance. Null unless the daemon keeps them (the status page is on).
+   */
+  recent: string | null;
 }
 
 export interface FallbackView {
@@ -68,6 +73,7 @@ export interface ViewSource {
   table: ReadonlyMap<string, Service> | null;
   /** When the engine started (a real never checked has been in its state since then). */
   startedAt: number;
+  now: number;
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -97,6 +103,7 @@ function virtualView(v: VirtualService, src: ViewSource): VirtualView {
       lastCause: last?.cause ?? null,
       failures: p?.failures ?? 0,
       since: iso(mh?.since ?? src.startedAt)!,
+      recent: src.health.keepRecent ? (p?.recent?.cells(src.now) ?? '') : null,
     };
   });
   const healthy = reals.filter((r) => r.state === 'up').length;

@@ -13,6 +13,7 @@
 import type { CheckResult } from '../checks/kernel';
 import type { VirtualService } from '../parser/model';
 import { memberKey, type Member, type ProbePlan } from './probes';
+import { RecentChecks } from './recent';
 
 export type RealState = 'up' | 'down' | 'pending';
 
@@ -31,6 +32,8 @@ export interface ProbeHealth {
   last: CheckResult | null;
   lastAt: number | null;
   checks: number;
+  /** The last minutes of results, kept only while Health.keepRecent (the status page). */
+  recent: RecentChecks | null;
 }
 
 export interface MemberHealth {
@@ -52,6 +55,8 @@ export type Transition =
 
 export class Health {
   readonly probes = new Map<string, ProbeHealth>();
+  /** Keep each probe's recent results (RecentChecks): off unless something shows them. */
+  keepRecent = false;
   members = new Map<string, MemberHealth>();
   private readonly byProbe = new Map<string, MemberHealth[]>();
   /** Per virtual, its members by real index: the planner's lookups build no key strings. */
@@ -64,7 +69,8 @@ export class Health {
   sync(plan: ProbePlan, initial: (m: Member, probe: string | null) => RealState, now: number): void {
     for (const key of [...this.probes.keys()]) if (!plan.probes.has(key)) this.probes.delete(key);
     for (const key of plan.probes.keys()) {
-      if (!this.probes.has(key)) this.probes.set(key, { key, failures: 0, last: null, lastAt: null, checks: 0 });
+      if (!this.probes.has(key))
+        this.probes.set(key, { key, failures: 0, last: null, lastAt: null, checks: 0, recent: null });
     }
     const next = new Map<string, MemberHealth>();
     for (const [key, m] of plan.members) {
@@ -105,6 +111,7 @@ export class Health {
     p.last = result;
     p.lastAt = now;
     p.checks++;
+    if (this.keepRecent) (p.recent ??= new RecentChecks()).add(now, result.up ? 'u' : forced ? 'm' : 'd');
     const out: Transition[] = [];
     const members = this.byProbe.get(probeKey) ?? [];
     if (result.up) {

@@ -48,3 +48,14 @@ export function missingPerlLdirectord(): string | null {
     return "Debian's Perl ldirectord is not installed (apt-get install ldirectord)";
   return null;
 }
+
+/** Debian's chromium, driven by playwright-core for the status page (nothing downloads a browser). */
+export const CHROMIUM = process.env.LDIRECTORD_TEST_CHROMIUM || '/usr/bin/chromium';
+
+export function missingChromium(): string | null {
+  if (!existsSync(CHROMIUM)) return `no browser at ${CHROMIUM} (apt-get install chromium)`;
+  return null;
+}
+
+/** Where tests leave files for people to look at (screenshots); CI keeps this folder. */
+export const ARTIFACTS = process.env.LDIRECTORD_TEST_ARTIFACTS || join(ROOT, 'test-artifacts');
