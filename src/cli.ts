@@ -30,6 +30,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./cli/show.js')).runShow(action.config, action.cfgname, action.opts);
     case 'logs':
       return (await import('./cli/logs.js')).runLogs(action.config, action.cfgname, action.logs);
+    case 'drain':
+      return (await import('./cli/drain.js')).runDrain(action.cfgname, action.undo, action.drain, action.opts);
     case 'daemon':
       return (await import('./cli/control.js')).runControl({
         command: action.command,

@@ -50,7 +50,9 @@
 
   /** The state as an operator reads it: the kernel's side included (quiesced: in, weight 0). */
   function shownState(r) {
+    if (r.drain) return 'draining';
     if (r.inMaintenance) return 'maintenance';
+    if (r.state === 'up' && r.slowStartUntil) return 'slow-starting';
     if (r.state === 'pending') return 'unknown';
     if (r.state === 'down' && r.quiesced) return 'quiesced';
     return STATES.indexOf(r.state) >= 0 ? r.state : 'unknown';
@@ -210,7 +212,11 @@
       v.fallback ? 'fallback ' + v.fallback.server + (v.fallback.inKernel ? ': IN (serving)' : ': out') : 'no fallback',
     );
     p.fallback.className = v.fallback && v.fallback.inKernel ? 'warn' : 'dim';
-    setText(p.kernel, v.inKernel ? '' : 'NOT in the kernel');
+    const alarms = [];
+    if (!v.inKernel) alarms.push('NOT in the kernel');
+    if (v.panic) alarms.push('PANIC: every real kept in service');
+    if (v.quorum && !v.quorum.reached) alarms.push('quorum LOST (' + v.quorum.weightUp + ' < ' + v.quorum.quorum + ')');
+    setText(p.kernel, alarms.join(' · '));
 
     let visible = 0;
     const vMatch = !filter.query || (v.id + ' ' + v.service).toLowerCase().indexOf(filter.query) >= 0;
@@ -271,7 +277,11 @@
     setText(c.latency, r.lastMs === null ? '–' : r.lastMs + ' ms');
     setText(c.since, age(now - Date.parse(r.since)));
     row.tr.classList.toggle('changed', now - Date.parse(r.since) < RECENT_MS);
-    setText(c.reason, r.lastReason || '');
+    let note = '';
+    if (r.drain)
+      note = r.drain.phase === 'drained' ? 'drained by the operator · ' : 'draining until ' + r.drain.deadline + ' · ';
+    else if (r.slowStartUntil) note = 'slow start until ' + r.slowStartUntil + ' · ';
+    setText(c.reason, note + (r.lastReason || ''));
     if (row.recent !== recent) {
       row.recent = recent;
       drawStrip(row.strip, recent);

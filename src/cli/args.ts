@@ -44,7 +44,16 @@ export type Action =
   | { kind: 'dry-run'; config: string; opts: GlobalOptions }
   | { kind: 'daemon'; command: DaemonCommand; config: string; cfgname: string; opts: GlobalOptions; argv: string[] }
   | { kind: 'show'; config: string; cfgname: string; opts: GlobalOptions }
-  | { kind: 'logs'; config: string; cfgname: string; opts: GlobalOptions; logs: LogsOptions };
+  | { kind: 'logs'; config: string; cfgname: string; opts: GlobalOptions; logs: LogsOptions }
+  | { kind: 'drain'; undo: boolean; config: string; cfgname: string; opts: GlobalOptions; drain: DrainOptions };
+
+/** `drain REAL [--virtual V] [--timeout S]`, `undrain REAL [--virtual V]`. */
+export interface DrainOptions {
+  real: string;
+  virtual: string | null;
+  /** Seconds; null: the daemon's default. */
+  timeout: number | null;
+}
 
 /** Perl: a bare CONFIG name is ldirectord.cf / "ldirectord"; otherwise the basename. */
 export function parseArgs(argv: string[]): Action {
@@ -151,7 +160,8 @@ export function parseArgs(argv: string[]): Action {
   // usage error, `start stop` looks for a config named "start"); further words are ignored.
   // Words are what comes before the first command option (`status -v`, `logs -n 5`).
   const isCommand = (s: string | undefined) =>
-    s !== undefined && ((DAEMON_COMMANDS as readonly string[]).includes(s) || s === 'show' || s === 'logs');
+    s !== undefined &&
+    ((DAEMON_COMMANDS as readonly string[]).includes(s) || ['show', 'logs', 'drain', 'undrain'].includes(s));
   let words = pos.findIndex((p) => p.startsWith('-') && p !== '-');
   if (words < 0) words = pos.length;
   if (words === 0) return { kind: 'usage', message: null };
@@ -193,10 +203,38 @@ export function parseArgs(argv: string[]): Action {
     }
     return { kind: 'logs', config, cfgname, opts, logs };
   }
+  if (command === 'drain' || command === 'undrain') return drainAction(command, config, cfgname, opts, rest);
   if (command === 'show' || (command === 'status' && rest.some((a) => a === '-v' || a === '--verbose'))) {
     if (rest.includes('--json')) opts.json = true;
     return { kind: 'show', config, cfgname, opts };
   }
   // Like Perl, extra positional arguments after the command are ignored.
   return { kind: 'daemon', command: command as DaemonCommand, config, cfgname, opts, argv };
+}
+
+/** The words after `CONFIG drain|undrain`: the real first, then its options in any order. */
+function drainAction(
+  command: 'drain' | 'undrain',
+  config: string,
+  cfgname: string,
+  opts: GlobalOptions,
+  rest: string[],
+): Action {
+  const drain: DrainOptions = { real: '', virtual: null, timeout: null };
+  for (let j = 0; j < rest.length; j++) {
+    const a = rest[j]!;
+    if (a === '--virtual' || a === '--timeout') {
+      const v = rest[++j];
+      if (v === undefined) return { kind: 'usage', message: `${a} needs a value` };
+      if (a === '--virtual') drain.virtual = v;
+      else if (command === 'undrain') return { kind: 'usage', message: 'undrain takes no --timeout' };
+      else if (!/^\d{1,6}$/.test(v)) return { kind: 'usage', message: `--timeout needs a number of seconds` };
+      else drain.timeout = Number(v);
+    } else if (a === '--json') opts.json = true;
+    else if (a.startsWith('-')) return { kind: 'usage', message: `Unknown option for ${command}: ${a}` };
+    else if (drain.real) return { kind: 'usage', message: `${command} takes one real server` };
+    else drain.real = a;
+  }
+  if (!drain.real) return { kind: 'usage', message: `${command} needs a real server (IP or IP:PORT)` };
+  return { kind: 'drain', undo: command === 'undrain', config, cfgname, opts, drain };
 }

@@ -48,12 +48,20 @@ export function ago(iso: string | null, now: number): string {
 
 /** A virtual and its reals as an aligned table (status -v, and dry-run's summary). */
 export function renderVirtual(v: VirtualView, now: number, note = ''): string[] {
-  const out = [`${v.id}  (${v.scheduler}${v.inKernel ? '' : ', NOT in the kernel'})${note}`];
+  const policy = [
+    v.panic ? 'PANIC: every real kept in service' : '',
+    v.quorum
+      ? `quorum ${v.quorum.reached ? 'reached' : 'LOST'} (weight up ${v.quorum.weightUp} of quorum ${v.quorum.quorum})`
+      : '',
+  ].filter(Boolean);
+  const out = [
+    `${v.id}  (${v.scheduler}${v.inKernel ? '' : ', NOT in the kernel'}${policy.map((p) => ', ' + p).join('')})${note}`,
+  ];
   const rows = [['REAL', 'STATE', 'WEIGHT', 'KERNEL', 'CHECKED', 'LATENCY', 'REASON']];
   for (const r of v.reals) {
     rows.push([
       r.real,
-      r.state,
+      policyState(r, now),
       String(r.weight),
       r.kernelWeight === null ? '-' : String(r.kernelWeight),
       ago(r.lastCheck, now),
@@ -92,4 +100,12 @@ export function reloadFailure(st: Pick<StatusAnswer, 'reloads'>): string | null 
   const r = st.reloads;
   if (!r.lastReloadError) return null;
   return `last reload failed at ${r.lastReloadFailedAt ?? '?'}: ${r.lastReloadError} (running the configuration loaded at ${r.lastReloadOkAt})`;
+}
+
+/** The state with what the pool policy adds: `draining (until 12:00:05Z)`, `up (slow start, 20s left)`. */
+export function policyState(r: VirtualView['reals'][number], now: number): string {
+  if (r.drain) return r.drain.phase === 'drained' ? 'drained' : `draining (until ${r.drain.deadline})`;
+  if (r.slowStartUntil)
+    return `${r.state} (slow start, ${Math.ceil((Date.parse(r.slowStartUntil) - now) / 1000)}s left)`;
+  return r.state;
 }

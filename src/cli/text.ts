@@ -19,6 +19,8 @@ export const USAGE = `Usage:
   ldirectord -d --dry-run [--ipvsadm PATH] CONFIG start
   ldirectord [CONFIG] status -v|show [--json]
   ldirectord [CONFIG] logs [-f] [-n N] [--virtual V] [--real R] [--since T] [--json] [--all]
+  ldirectord CONFIG drain REAL [--virtual V] [--timeout S]
+  ldirectord CONFIG undrain REAL [--virtual V]
   ldirectord -h|--help, -v|--version
 
 Options:
@@ -37,6 +39,8 @@ Options:
   logs --virtual V, --real R, --since T
                      only entries about V or R, or since T (10m, 2h, HH:MM, ISO time)
   logs --all         every instance's lines of a shared log file, not only CONFIG's
+  drain REAL         weight 0 now, out once its connections end (or after --timeout S,
+                     default 300); kept across reload and restart until undrain
   -h, --help         this text
   -v, --version      the version
 

@@ -20,7 +20,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { releaseSpec } from '../checks/registry';
 import { runProbe } from '../checks/run';
 import { Engine } from '../engine/engine';
-import type { EngineEvent } from '../engine/events';
+import type { ConfigCommand, EngineEvent } from '../engine/events';
 import { carryOver } from '../parser/carry-over';
 import { readConfigBytes } from '../parser/files';
 import { daemonHostname } from '../parser/load';
@@ -36,6 +36,8 @@ import { endChildren } from '../util/children';
 import { isExecutable } from '../util/fs';
 import { routeLibraryChatter } from './chatter';
 import { runCommand } from './exec';
+import { readState, stateFilePath, writeState } from './state-file';
+import { activeConnections, readListing } from '../reconcile/proc-ip-vs';
 import { maxChecksInFlight } from './limits';
 import { SyslogWriter, createLogger, destinationFor, type DaemonLogger } from './logging';
 import { tuneHeap } from './memory';
@@ -96,6 +98,9 @@ export class Daemon {
   private resolveDone!: (code: number) => void;
   /** Keeps the process alive: every other timer of the daemon is unref'd. */
   private keepalive: NodeJS.Timeout | null = null;
+  /** The state file (drains, slow starts: state-file.ts), and whether a write is queued. */
+  private readonly statePath: string;
+  private policyWrite = false;
   readonly done: Promise<number>;
   readonly ipvs: IpvsAdapter;
   readonly plugins: DaemonPlugin[];
@@ -133,6 +138,7 @@ export class Daemon {
     const dest = destinationFor(cfg.global.logfile, { debug: opts.debug, supervised: cfg.global.supervised });
     this.log = createLogger(dest, { cfgname: opts.cfgname, debug: opts.debug, redactor: this.redactor });
     this.plugins = opts.plugins ?? [];
+    this.statePath = stateFilePath(opts.cfgname);
     const real = new Ipvsadm(findIpvsadm(opts.ipvsadm, opts.debug));
     this.ipvs = opts.dryRun
       ? new DryRunIpvs(real, (argv) => this.log.info(`dry-run: would run: ${real.name} ${argv.join(' ')}`))
@@ -145,7 +151,11 @@ export class Daemon {
       releaseProbe: releaseSpec,
       maxInFlight: maxChecksInFlight(),
       onEvent: (e) => this.onEvent(e),
-      runFallbackCommand: (cmd, args) => this.fallbackCommand(cmd, args),
+      runConfigCommand: (directive, cmd, args) => this.configCommand(directive, cmd, args),
+      activeConnections: () => {
+        const listing = readListing();
+        return listing === null ? null : activeConnections(listing);
+      },
     });
     this.reloads = new BoundedRunner({
       clock: realClock,
@@ -167,18 +177,33 @@ export class Daemon {
 
   private onEvent(e: EngineEvent): void {
     for (const p of this.plugins) p.event?.(e);
+    if (e.type === 'policy') this.keepPolicy();
     // The last first check: settle after the engine has handled it (its reconcile request).
     const first = e.type === 'transition' && (e.t.kind === 'up' || e.t.kind === 'down') && e.t.from === 'pending';
     if (first && --this.pendingFirst === 0) queueMicrotask(() => this.settle(this.statusGen));
   }
 
-  private fallbackCommand(cmd: string, args: string[]): void {
+  /** Write the state file once for every burst of policy changes (not in a dry-run). */
+  private keepPolicy(): void {
+    if (this.opts.dryRun || this.policyWrite) return;
+    this.policyWrite = true;
+    queueMicrotask(() => {
+      this.policyWrite = false;
+      try {
+        writeState(this.statePath, this.engine.policyState());
+      } catch (e) {
+        this.log.error(`cannot write ${this.statePath}: ${(e as Error).message}`);
+      }
+    });
+  }
+
+  private configCommand(directive: ConfigCommand, cmd: string, args: string[]): void {
     if (this.opts.dryRun) {
-      this.log.info(`dry-run: would run fallbackcommand: ${cmd} ${args.join(' ')}`);
+      this.log.info(`dry-run: would run ${directive}: ${cmd} ${args.join(' ')}`);
       return;
     }
     void runCommand(cmd, args).then((r) => {
-      if (!r.ok) this.log.error(`fallbackcommand failed: ${cmd} ${args.join(' ')}: ${r.detail}`);
+      if (!r.ok) this.log.error(`${directive} failed: ${cmd} ${args.join(' ')}: ${r.detail}`);
     });
   }
 
@@ -206,6 +231,9 @@ export class Daemon {
       process.on('uncaughtException', (e) => this.crash('uncaught exception', e));
       process.on('unhandledRejection', (e) => this.crash('unhandled promise rejection', e));
     }
+    const kept = readState(this.statePath);
+    if (kept.error) log.error(kept.error);
+    this.engine.restorePolicy(kept.state);
     await this.engine.start(this.config);
     for (const p of this.plugins) await p.start(this);
     this.settle(this.statusGen);

@@ -4,6 +4,8 @@
  *
  *   ldirectord_real_up{virtual,real}                  1 up, 0 down or unchecked
  *   ldirectord_real_weight{virtual,real}              weight in the kernel (absent: -1)
+ *   ldirectord_real_configured_weight{virtual,real}, ldirectord_real_draining{virtual,real}
+ *   ldirectord_virtual_panic{virtual}, ldirectord_virtual_quorum_reached{virtual} (pool policy)
  *   ldirectord_real_check_latency_seconds{virtual,real}
  *   ldirectord_real_transitions_total{virtual,real,to}
  *   ldirectord_checks_total{result}
@@ -133,12 +135,21 @@ export class Metrics implements DaemonPlugin {
     const e = d.engine;
     const up: string[] = [];
     const weight: string[] = [];
+    const configured: string[] = [];
+    const draining: string[] = [];
     const latency: string[] = [];
+    const panic: string[] = [];
+    const quorum: string[] = [];
     for (const v of e.view()) {
+      panic.push(`ldirectord_virtual_panic{virtual="${esc(v.id)}"} ${v.panic ? 1 : 0}`);
+      if (v.quorum)
+        quorum.push(`ldirectord_virtual_quorum_reached{virtual="${esc(v.id)}"} ${v.quorum.reached ? 1 : 0}`);
       for (const r of v.reals) {
         const labels = `virtual="${esc(v.id)}",real="${esc(r.real)}"`;
         up.push(`ldirectord_real_up{${labels}} ${r.state === 'up' ? 1 : 0}`);
         weight.push(`ldirectord_real_weight{${labels}} ${r.kernelWeight ?? -1}`);
+        configured.push(`ldirectord_real_configured_weight{${labels}} ${r.weight}`);
+        draining.push(`ldirectord_real_draining{${labels}} ${r.drain ? 1 : 0}`);
         if (r.lastMs !== null) latency.push(`ldirectord_real_check_latency_seconds{${labels}} ${r.lastMs / 1000}`);
       }
     }
@@ -154,6 +165,18 @@ export class Metrics implements DaemonPlugin {
       '# HELP ldirectord_real_weight Weight of the real server in the kernel table (-1: absent).',
       '# TYPE ldirectord_real_weight gauge',
       ...weight,
+      '# HELP ldirectord_real_configured_weight Weight of the real server in the config.',
+      '# TYPE ldirectord_real_configured_weight gauge',
+      ...configured,
+      '# HELP ldirectord_real_draining Whether an operator drained the real server (1: draining or drained).',
+      '# TYPE ldirectord_real_draining gauge',
+      ...draining,
+      '# HELP ldirectord_virtual_panic Whether the virtual keeps every real in service (panicthreshold).',
+      '# TYPE ldirectord_virtual_panic gauge',
+      ...panic,
+      '# HELP ldirectord_virtual_quorum_reached Whether the weight of the reals up reaches quorum= (only with quorum=).',
+      '# TYPE ldirectord_virtual_quorum_reached gauge',
+      ...quorum,
       '# HELP ldirectord_real_check_latency_seconds Duration of the last check.',
       '# TYPE ldirectord_real_check_latency_seconds gauge',
       ...latency,

@@ -35,13 +35,29 @@ export interface StatusAnswer {
   virtuals: VirtualView[];
 }
 
+/** What `drain` and `undrain` answer: the reals (`<virtual id>|<real>`) they changed. */
+export interface DrainAnswer {
+  changed: string[];
+  error?: string;
+}
+
 export interface Answers {
   status: StatusAnswer;
   /** The services the daemon manages (a dry-run of another config shows what it would purge). */
   managed: { config: string; services: Retired[] };
   ping: { ok: true };
+  drain: DrainAnswer;
+  undrain: DrainAnswer;
 }
 export type Command = keyof Answers;
+
+/** The request line: a command, and for drain/undrain which real, where, and how long at most. */
+export interface Request {
+  cmd: Command;
+  real?: string;
+  virtual?: string | null;
+  timeout?: number;
+}
 
 /** The longest request line the daemon reads. */
 const MAX_REQUEST = 4096;
@@ -51,7 +67,12 @@ export function socketPath(cfgname: string): string {
 }
 
 /** Ask the daemon for `cmd`, bounded by `timeoutMs`. */
-export function query<C extends Command>(cfgname: string, cmd: C, timeoutMs = 5000): Promise<Answers[C]> {
+export function query<C extends Command>(
+  cfgname: string,
+  cmd: C,
+  timeoutMs = 5000,
+  args: Omit<Request, 'cmd'> = {},
+): Promise<Answers[C]> {
   return new Promise((resolve, reject) => {
     const sock = createConnection(socketPath(cfgname));
     const chunks: Buffer[] = [];
@@ -59,7 +80,7 @@ export function query<C extends Command>(cfgname: string, cmd: C, timeoutMs = 50
       sock.destroy();
       reject(new Error(`no answer from ${socketPath(cfgname)} within ${timeoutMs / 1000} s`));
     }, timeoutMs);
-    sock.on('connect', () => sock.write(JSON.stringify({ cmd }) + '\n'));
+    sock.on('connect', () => sock.write(JSON.stringify({ ...args, cmd }) + '\n'));
     sock.on('data', (b: Buffer) => chunks.push(b));
     sock.on('end', () => {
       clearTimeout(timer);
@@ -80,8 +101,8 @@ export function query<C extends Command>(cfgname: string, cmd: C, timeoutMs = 50
  * Serve the protocol: read one request line (at most MAX_REQUEST bytes, within 5 s), answer
  * with `answer(cmd)` as one JSON document (passed through `finish`, the redactor), close.
  */
-export function serveStatus(answer: (cmd: Command) => object, finish: (json: string) => string): Server {
-  const known = new Set<string>(['status', 'managed', 'ping']);
+export function serveStatus(answer: (req: Request) => object, finish: (json: string) => string): Server {
+  const known = new Set<string>(['status', 'managed', 'ping', 'drain', 'undrain']);
   return createServer((sock) => {
     let buf = '';
     sock.setTimeout(5000, () => sock.destroy());
@@ -90,13 +111,21 @@ export function serveStatus(answer: (cmd: Command) => object, finish: (json: str
       buf += b.toString('utf8');
       if (buf.length > MAX_REQUEST) return void sock.destroy();
       if (!buf.includes('\n')) return;
-      let cmd = '';
+      let req: Partial<Record<keyof Request, unknown>> = {};
       try {
-        cmd = String((JSON.parse(buf.split('\n')[0]!) as { cmd?: unknown }).cmd ?? '');
+        req = JSON.parse(buf.split('\n')[0]!) as typeof req;
       } catch {
         // answered below
       }
-      const out = known.has(cmd) ? answer(cmd as Command) : { error: `unknown request ${JSON.stringify(cmd)}` };
+      const cmd = String(req?.cmd ?? '');
+      const out = known.has(cmd)
+        ? answer({
+            cmd: cmd as Command,
+            real: typeof req.real === 'string' ? req.real : undefined,
+            virtual: typeof req.virtual === 'string' ? req.virtual : null,
+            timeout: typeof req.timeout === 'number' ? req.timeout : undefined,
+          })
+        : { error: `unknown request ${JSON.stringify(cmd.slice(0, 64))}` };
       sock.end(finish(JSON.stringify(out)) + '\n');
     });
   });

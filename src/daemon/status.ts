@@ -11,7 +11,14 @@ import { virtualLabel } from '../parser/model';
 import { serviceIdOf } from '../reconcile/plan';
 import { VERSION } from '../util/version';
 import type { Daemon, DaemonPlugin } from './daemon';
-import { serveStatus, socketPath, type Answers, type Command, type StatusAnswer } from './status-protocol';
+import {
+  serveStatus,
+  socketPath,
+  type Answers,
+  type Command,
+  type Request,
+  type StatusAnswer,
+} from './status-protocol';
 
 /** The daemon's answer to `status`: itself, and the engine's read model. */
 export function statusOf(d: Daemon): StatusAnswer {
@@ -44,8 +51,22 @@ export function statusOf(d: Daemon): StatusAnswer {
   };
 }
 
-function answer(d: Daemon, cmd: Command): Answers[Command] {
-  switch (cmd) {
+/** How long a drain waits for connections to end when the command does not say. */
+export const DEFAULT_DRAIN_TIMEOUT_S = 300;
+
+function answer(d: Daemon, req: Request): Answers[Command] {
+  switch (req.cmd) {
+    case 'drain':
+    case 'undrain': {
+      const real = req.real ?? '';
+      const timeout = req.timeout ?? DEFAULT_DRAIN_TIMEOUT_S;
+      if (!real || real.length > 200) return { changed: [], error: 'no real server named' };
+      if (!(Number.isInteger(timeout) && timeout >= 0 && timeout <= 86_400 * 7))
+        return { changed: [], error: `invalid timeout ${timeout}` };
+      const virtual = req.virtual ?? null;
+      const changed = req.cmd === 'drain' ? d.engine.drain(real, virtual, timeout) : d.engine.undrain(real, virtual);
+      return { changed };
+    }
     case 'status':
       return statusOf(d);
     case 'managed':
@@ -70,7 +91,7 @@ export class StatusSocket implements DaemonPlugin {
     this.path = socketPath(d.opts.cfgname);
     removeStale(this.path);
     const server = (this.server = serveStatus(
-      (cmd) => answer(d, cmd),
+      (req) => answer(d, req),
       (json) => d.redactor.redact(json),
     ));
     server.unref();

@@ -19,16 +19,17 @@ import type { Retired } from '../reconcile/diff';
 import type { IpvsAdapter } from '../reconcile/ipvsadm';
 import { opMessage, type OpContext } from '../reconcile/ops';
 import { plan, planVirtual, serviceIdOf, kernelDestKey, type Desired, type DesiredService } from '../reconcile/plan';
+import type { Drain, PolicyState } from '../reconcile/policy';
 import { Reconciler } from '../reconcile/reconciler';
 import type { Table } from '../reconcile/table';
 import type { Clock } from '../schedule/clock';
 import { Health, type MemberHealth, type Transition } from '../schedule/health';
 import { Maintenance } from '../schedule/maintenance';
-import { buildProbes, type ProbeDef, type ProbePlan } from '../schedule/probes';
+import { buildProbes, memberKey, type ProbeDef, type ProbePlan } from '../schedule/probes';
 import { BoundedRunner, type RunReason } from '../schedule/runner';
 import { Scheduler } from '../schedule/scheduler';
 import type { Logger } from '../util/log';
-import type { EngineEvent } from './events';
+import type { ConfigCommand, EngineEvent } from './events';
 import { viewOf, type VirtualView } from './view';
 
 export type { EngineEvent } from './events';
@@ -42,8 +43,13 @@ export interface EngineDeps {
   releaseProbe?: (spec: ProbeSpec) => void;
   maxInFlight: number;
   onEvent?: (e: EngineEvent) => void;
-  /** Run fallbackcommand (`<cmd> start|stop <vserver>:<vport> <protocol>`). */
-  runFallbackCommand?: (command: string, args: string[]) => void;
+  /**
+   * Run a command the config names: fallbackcommand (`<cmd> start|stop <vserver>:<vport>
+   * <protocol>`), quorumup and quorumdown (`<cmd> <virtual> <protocol> <weight> <quorum>`).
+   */
+  runConfigCommand?: (directive: ConfigCommand, command: string, args: string[]) => void;
+  /** Active connections per `<serviceKey>|<destKey>` (proc-ip-vs.ts); null: unknown. */
+  activeConnections?: () => ReadonlyMap<string, number> | null;
   jitter?: number;
   random?: () => number;
   /** Reverse DNS for maintenance files named by host (tests give their own). */
@@ -96,6 +102,15 @@ export class Engine {
    */
   private planVersion = 0;
   private convergedVersion = -1;
+  /** A timer for the earliest slow-start step of a planned virtual (see replanAt in plan.ts). */
+  private replanTimer: { at: number; handle: unknown } | null = null;
+  /** Per virtual id: in panic (policy.ts), and whether its quorum is reached (true until lost). */
+  private panicking = new Set<string>();
+  private quorate = new Map<string, boolean>();
+  /** Operators' drains by member key (policy.ts), as the daemon's state file keeps them. */
+  private drains = new Map<string, Drain>();
+  /** Slow starts read from the state file, given to their members at the first install. */
+  private restoredRamps = new Map<string, number>();
   readonly startedAt: number;
 
   constructor(private readonly deps: EngineDeps) {
@@ -107,6 +122,7 @@ export class Engine {
       release: deps.releaseProbe,
       onResult: (p, r, f) => this.onResult(p, r, f),
       inMaintenance: (p) => this.maintenance.has(p.address, p.port),
+      periodOf: (p) => this.periodOf(p),
       maxInFlight: deps.maxInFlight,
       jitter: deps.jitter,
       random: deps.random,
@@ -187,6 +203,7 @@ export class Engine {
       },
       now,
     );
+    this.adoptPolicy();
     this.planVersion++;
     // Cached plans stay for the virtuals carried over unchanged (the same objects).
     if (replan) this.planned.clear();
@@ -224,6 +241,10 @@ export class Engine {
       this.logTransition(t);
       this.deps.onEvent?.({ type: 'transition', t });
       if (t.kind === 'up' || t.kind === 'down') this.dirty.add(t.member.member.v.id);
+      // A slow start began: the state file keeps it, so a restart resumes it.
+      if (t.kind === 'up' && t.member.rampFrom !== null && t.member.member.v.slowstart > 0) {
+        this.deps.onEvent?.({ type: 'policy' });
+      }
     }
     if (this.dirty.size) void this.runner.request();
   }
@@ -241,6 +262,9 @@ export class Engine {
       case 'reset':
         log.info(`Resetting soft failure count: ${real} (${m.v.id})`);
         break;
+      case 'rise':
+        log.info(`Real server rising: ${real} (${m.v.id}) success ${t.successes}/${m.v.successcount}`);
+        break;
       case 'up':
         if (t.failures > 0) log.info(`Resetting soft failure count: ${real} (${m.v.id})`);
         log.info(`Real server up: ${real} (${m.v.id}): ${t.result.reason}`);
@@ -249,6 +273,205 @@ export class Engine {
         log.info(`Real server down: ${real} (${m.v.id}): ${t.result.reason}`);
         break;
     }
+  }
+
+  /**
+   * The daemon's state file, read at start (before start()): drains, and slow starts under
+   * way, so a restart (or a SIGKILL) changes neither.
+   */
+  restorePolicy(state: PolicyState): void {
+    this.drains = new Map(Object.entries(state.drains));
+    this.restoredRamps = new Map(Object.entries(state.ramps));
+  }
+
+  /** What the state file keeps now (the daemon writes it on every 'policy' event). */
+  policyState(): PolicyState {
+    const now = this.deps.clock.now();
+    const ramps: Record<string, number> = {};
+    for (const mh of this.health.members.values()) {
+      const v = mh.member.v;
+      if (mh.rampFrom !== null && v.slowstart > 0 && now < mh.rampFrom + v.slowstart * 1000)
+        ramps[mh.key] = mh.rampFrom;
+    }
+    return { drains: Object.fromEntries(this.drains), ramps };
+  }
+
+  /** Restored ramps go to their members; drains of reals the config no longer has are dropped. */
+  private adoptPolicy(): void {
+    for (const [key, from] of this.restoredRamps) {
+      const mh = this.health.members.get(key);
+      if (mh && mh.rampFrom === null) mh.rampFrom = from;
+    }
+    this.restoredRamps.clear();
+    let dropped = false;
+    for (const key of [...this.drains.keys()]) {
+      if (this.health.members.has(key)) continue;
+      this.drains.delete(key);
+      dropped = true;
+    }
+    if (dropped) this.deps.onEvent?.({ type: 'policy' });
+  }
+
+  /**
+   * `drain REAL [--virtual V] [--timeout S]`: each matching real goes to weight 0 at once
+   * and out when its connections end or the deadline passes (policy.ts). Returns the
+   * member keys drained (none: nothing matched).
+   */
+  drain(real: string, virtual: string | null, timeoutS: number): string[] {
+    const now = this.deps.clock.now();
+    const keys = this.match(real, virtual);
+    for (const key of keys) {
+      const old = this.drains.get(key);
+      this.drains.set(key, old ?? { since: now, deadline: now + timeoutS * 1000, phase: 'draining' });
+      this.deps.log.info(`Draining real server: ${key.replace('|', ' ')} (at most ${timeoutS} s)`);
+    }
+    this.policyChanged(keys);
+    return keys;
+  }
+
+  /** `undrain`: the reals go back to what their checks say. */
+  undrain(real: string, virtual: string | null): string[] {
+    const keys = this.match(real, virtual).filter((k) => this.drains.delete(k));
+    for (const key of keys) this.deps.log.info(`Undrained real server: ${key.replace('|', ' ')}`);
+    this.policyChanged(keys);
+    return keys;
+  }
+
+  /** Drains per member key, for the read model. */
+  get drainsNow(): ReadonlyMap<string, Drain> {
+    return this.drains;
+  }
+
+  private policyChanged(keys: readonly string[]): void {
+    if (!keys.length) return;
+    for (const key of keys) this.dirty.add(key.slice(0, key.indexOf('|')));
+    this.deps.onEvent?.({ type: 'policy' });
+    void this.runner.request();
+  }
+
+  /** Members whose real is `real` (`ip`, `ip:port`, `[ip6]:port`), in virtual `virtual` or any. */
+  private match(real: string, virtual: string | null): string[] {
+    const out: string[] = [];
+    for (const v of this.config?.virtuals ?? []) {
+      if (virtual !== null && virtual !== v.id && virtual !== virtualLabel(v)) continue;
+      for (const r of v.reals) {
+        const hp = hostPort(r.address, r.port);
+        if (real === hp || real === r.address || real === `[${r.address}]`) out.push(memberKey(v, r));
+      }
+    }
+    return [...new Set(out)];
+  }
+
+  /**
+   * A draining real is drained once the kernel shows it at weight 0 with no active
+   * connection (from /proc/net/ip_vs), or at its deadline. Looked at after every reconcile
+   * (at least every checkinterval, the resync).
+   */
+  private drainProgress(): void {
+    const draining = [...this.drains].filter(([, d]) => d.phase === 'draining');
+    if (!draining.length || !this.config) return;
+    const now = this.deps.clock.now();
+    const conns = this.deps.activeConnections?.() ?? null;
+    const table = this.reconciler.snapshot;
+    const byKey = new Map(
+      this.config.virtuals.flatMap((v) => v.reals.map((r) => [memberKey(v, r), { v, r }] as const)),
+    );
+    const done: string[] = [];
+    for (const [key, d] of draining) {
+      const m = byKey.get(key);
+      if (!m) continue;
+      const svc = serviceIdOf(m.v).key;
+      const dest = kernelDestKey(m.v, m.r.address, m.r.port, m.r.forward);
+      const inKernel = table?.get(svc)?.dests.get(dest);
+      const active = conns?.get(`${svc}|${dest}`) ?? 0;
+      const quiet = !inKernel || (inKernel.weight === 0 && active === 0);
+      if (!quiet && now < d.deadline) continue;
+      d.phase = 'drained';
+      done.push(key);
+      this.deps.log.info(
+        `Drained real server: ${key.replace('|', ' ')}: ${quiet ? 'no active connection' : `deadline passed with ${active} active connections`}`,
+      );
+    }
+    this.policyChanged(done);
+  }
+
+  /** The interval before a probe's next check: shorter while in doubt or down, when configured. */
+  private periodOf(p: ProbeDef): number {
+    const phase = this.health.phase(p.key);
+    if (phase === 'failing') return p.failingMs ?? p.intervalMs;
+    if (phase === 'down') return p.downMs ?? p.intervalMs;
+    return p.intervalMs;
+  }
+
+  /** Panic entered or left (policy.ts): said once each way. */
+  private notePanic(v: VirtualService, panic: boolean): void {
+    if (panic === this.panicking.has(v.id)) return;
+    const states = v.reals.map((_r, i) => this.health.view()(v, i).state);
+    const up = states.filter((st) => st === 'up').length;
+    if (panic) this.panicking.add(v.id);
+    else this.panicking.delete(v.id);
+    const share = `${up} of ${states.length} real servers up, panicthreshold ${v.panicthreshold}%`;
+    this.deps.log.info(
+      panic
+        ? `Panic: ${virtualLabel(v)} (${protocolOf(v)}): ${share}: keeping every real server in service`
+        : `Panic over: ${virtualLabel(v)} (${protocolOf(v)}): ${share}`,
+    );
+    this.deps.onEvent?.({ type: 'panic', v, panic, up, total: states.length });
+  }
+
+  /**
+   * quorum (keepalived's): the sum of the configured weights of the reals that are up; the
+   * quorum is lost below quorum - hysteresis and back at quorum + hysteresis, and each
+   * crossing runs quorumdown or quorumup once. It counts as reached until a first loss, and
+   * is not judged while a real is still unchecked.
+   */
+  private quorumCommands(virtuals: readonly VirtualService[]): void {
+    const view = this.health.view();
+    for (const v of virtuals) {
+      if (v.quorum <= 0) continue;
+      const states = v.reals.map((_r, i) => view(v, i).state);
+      if (states.includes('pending')) continue;
+      const sum = v.reals.reduce((n, r, i) => (states[i] === 'up' ? n + r.weight : n), 0);
+      const was = this.quorate.get(v.id) ?? true;
+      const now = was ? sum >= v.quorum - v.hysteresis : sum >= v.quorum + v.hysteresis;
+      if (now === was) continue;
+      this.quorate.set(v.id, now);
+      const directive = now ? 'quorumup' : 'quorumdown';
+      this.deps.log.info(
+        `Quorum ${now ? 'reached' : 'lost'}: ${virtualLabel(v)} (${protocolOf(v)}): weight up ${sum}, quorum ${v.quorum}, hysteresis ${v.hysteresis}`,
+      );
+      this.deps.onEvent?.({ type: 'quorum', v, reached: now, sum });
+      const command = now ? v.quorumup : v.quorumdown;
+      if (command) {
+        this.deps.runConfigCommand?.(directive, command, [
+          virtualLabel(v),
+          protocolOf(v),
+          String(sum),
+          String(v.quorum),
+        ]);
+      }
+    }
+  }
+
+  /** Wake for the earliest slow-start step of a planned virtual (plan.ts replanAt). */
+  private armReplan(): void {
+    let at = Infinity;
+    for (const s of this.planned.values()) if (s.replanAt !== null) at = Math.min(at, s.replanAt);
+    if (this.replanTimer && this.replanTimer.at <= at) return;
+    if (this.replanTimer) this.deps.clock.clearTimeout(this.replanTimer.handle);
+    this.replanTimer = null;
+    if (at === Infinity || this.stopped) return;
+    const handle = this.deps.clock.setTimeout(
+      () => {
+        this.replanTimer = null;
+        const now = this.deps.clock.now();
+        for (const [v, s] of this.planned) if (s.replanAt !== null && s.replanAt <= now) this.dirty.add(v.id);
+        if (this.dirty.size) void this.runner.request();
+        else this.armReplan();
+      },
+      Math.max(0, at - this.deps.clock.now()),
+    );
+    this.replanTimer = { at, handle };
   }
 
   /** Reconcile whatever is dirty now (or right after the reconcile in progress); resolves once done. */
@@ -291,6 +514,9 @@ export class Engine {
     }
     this.markPlaced(virtuals);
     this.fallbackCommands(virtuals);
+    this.quorumCommands(virtuals);
+    this.drainProgress();
+    this.armReplan();
     this.deps.onEvent?.({ type: 'reconcile', report, ms: this.deps.clock.now() - t0 });
     // What failed is tried again (the runner retries with back-off).
     if (!ok) for (const v of virtuals) this.dirty.add(v.id);
@@ -300,11 +526,17 @@ export class Engine {
   /** plan(), from the cache for virtuals whose health has not changed (see `planned`). */
   private plan(cfg: Config, virtuals: readonly VirtualService[], dirty: ReadonlySet<string>): Desired {
     const view = this.health.view();
-    const opts = { readdquiescent: cfg.global.readdquiescent };
+    const now = this.deps.clock.now();
+    const opts = { readdquiescent: cfg.global.readdquiescent, now, drains: this.drains };
     const desired: Desired = new Map();
     for (const v of virtuals) {
       let s = dirty.has(v.id) ? undefined : this.planned.get(v);
-      if (!s) this.planned.set(v, (s = planVirtual(v, view, opts)));
+      // A slow start moved on a step since it was planned: plan it again.
+      if (s && s.replanAt !== null && s.replanAt <= now) s = undefined;
+      if (!s) {
+        this.planned.set(v, (s = planVirtual(v, view, opts)));
+        this.notePanic(v, s.panic);
+      }
       // Two config virtuals naming one kernel service (e.g. ports 80 and 080): the first wins.
       if (!desired.has(s.key)) desired.set(s.key, s);
     }
@@ -346,7 +578,7 @@ export class Engine {
       this.fallbackStatus.set(v.id, status);
       this.deps.onEvent?.({ type: 'fallbackcommand', v, status });
       // W-5 fixed: a fwmark virtual is named by its mark (Perl passed ":0").
-      this.deps.runFallbackCommand?.(v.fallbackcommand, [status, virtualLabel(v), protocolOf(v)]);
+      this.deps.runConfigCommand?.('fallbackcommand', v.fallbackcommand, [status, virtualLabel(v), protocolOf(v)]);
     }
   }
 
@@ -402,7 +634,14 @@ export class Engine {
   view(): VirtualView[] {
     const virtuals = this.config?.virtuals ?? [];
     const now = this.deps.clock.now();
-    return viewOf({ virtuals, health: this.health, table: this.reconciler.snapshot, startedAt: this.startedAt, now });
+    return viewOf({
+      virtuals,
+      health: this.health,
+      table: this.reconciler.snapshot,
+      startedAt: this.startedAt,
+      now,
+      policy: { drains: this.drains, panicking: this.panicking, quorate: this.quorate },
+    });
   }
 
   get probeCount(): number {

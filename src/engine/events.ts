@@ -20,4 +20,13 @@ export type EngineEvent =
   /** At stop: a real taken out with its whole service (one -D, no op of its own). */
   | { type: 'purged'; v: VirtualService; r: RealServer; message: string }
   | { type: 'reconcile'; report: ReconcileReport; ms: number }
-  | { type: 'fallbackcommand'; v: VirtualService; status: 'start' | 'stop' };
+  | { type: 'fallbackcommand'; v: VirtualService; status: 'start' | 'stop' }
+  /** A virtual entered or left panic (policy.ts): every real kept in service. */
+  | { type: 'panic'; v: VirtualService; panic: boolean; up: number; total: number }
+  /** A virtual's quorum was lost or reached again (quorumdown / quorumup ran). */
+  | { type: 'quorum'; v: VirtualService; reached: boolean; sum: number }
+  /** Drains or slow starts changed: what Engine.policyState() returns is to be kept. */
+  | { type: 'policy' };
+
+/** The commands a config names that the engine runs. */
+export type ConfigCommand = 'fallbackcommand' | 'quorumup' | 'quorumdown';

@@ -14,6 +14,7 @@ import type { Service } from '../reconcile/table';
 import type { Health, MemberHealth } from '../schedule/health';
 import { memberKey } from '../schedule/probes';
 import type { RealState } from '../schedule/health';
+import type { Drain } from '../reconcile/policy';
 
 export interface RealView {
   /** `10.0.0.2:80`, `[2001:db8::2]:80`. */
@@ -40,6 +41,10 @@ export interface RealView {
    * m maintenance. Null unless the daemon keeps them (the status page is on).
    */
   recent: string | null;
+  /** An operator's drain (policy.ts): draining at weight 0, or drained out; null: none. */
+  drain: { phase: 'draining' | 'drained'; since: string; deadline: string } | null;
+  /** Up and ramping its weight (slowstart=) until this time (ISO); null: not ramping. */
+  slowStartUntil: string | null;
 }
 
 export interface FallbackView {
@@ -64,6 +69,10 @@ export interface VirtualView {
   total: number;
   reals: RealView[];
   fallback: FallbackView | null;
+  /** Fewer reals up than panicthreshold: every real kept in service (policy.ts). */
+  panic: boolean;
+  /** quorum=: reached or not, and the configured weight of the reals up; null: no quorum set. */
+  quorum: { reached: boolean; weightUp: number; quorum: number; hysteresis: number } | null;
 }
 
 /** What the read model is built from: the config, the health, the last kernel table read. */
@@ -74,6 +83,12 @@ export interface ViewSource {
   /** When the engine started (a real never checked has been in its state since then). */
   startedAt: number;
   now: number;
+  /** The engine's pool policy state (absent in a dry-run's summary: none). */
+  policy?: {
+    drains: ReadonlyMap<string, Drain>;
+    panicking: ReadonlySet<string>;
+    quorate: ReadonlyMap<string, boolean>;
+  };
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -90,6 +105,8 @@ function virtualView(v: VirtualService, src: ViewSource): VirtualView {
     const dest = svc?.dests.get(kernelDestKey(v, r.address, r.port, r.forward));
     const state = mh?.state ?? 'pending';
     const last = p?.last ?? null;
+    const drain = src.policy?.drains.get(memberKey(v, r));
+    const rampEnd = mh?.rampFrom != null && v.slowstart > 0 ? mh.rampFrom + v.slowstart * 1000 : null;
     return {
       real: hostPort(r.address, r.port),
       state,
@@ -104,6 +121,8 @@ function virtualView(v: VirtualService, src: ViewSource): VirtualView {
       failures: p?.failures ?? 0,
       since: iso(mh?.since ?? src.startedAt)!,
       recent: src.health.keepRecent ? (p?.recent?.cells(src.now) ?? '') : null,
+      drain: drain ? { phase: drain.phase, since: iso(drain.since)!, deadline: iso(drain.deadline)! } : null,
+      slowStartUntil: state === 'up' && rampEnd !== null && rampEnd > src.now ? iso(rampEnd) : null,
     };
   });
   const healthy = reals.filter((r) => r.state === 'up').length;
@@ -128,5 +147,15 @@ function virtualView(v: VirtualService, src: ViewSource): VirtualView {
     total: reals.length,
     reals,
     fallback,
+    panic: src.policy?.panicking.has(v.id) ?? false,
+    quorum:
+      v.quorum > 0
+        ? {
+            reached: src.policy?.quorate.get(v.id) ?? true,
+            weightUp: v.reals.reduce((n, r, i) => (reals[i]!.state === 'up' ? n + r.weight : n), 0),
+            quorum: v.quorum,
+            hysteresis: v.hysteresis,
+          }
+        : null,
   };
 }

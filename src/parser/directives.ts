@@ -28,6 +28,7 @@ import {
   positive,
   refused,
   smtpHost,
+  whole,
   yesNo,
   type Form,
   type LineContext,
@@ -61,6 +62,9 @@ export interface Directive<T> {
 export const DEFAULT_LOGFILE = '/var/log/ldirectord.log';
 const MAX_CHECKCOUNT = 100;
 const MAX_FAILURECOUNT = 1_000_000;
+/** A slow start of at most a day; a quorum (a sum of weights) within what a kernel weight sum can be. */
+const MAX_SLOWSTART = 86_400;
+const MAX_QUORUM = 2_147_483_647;
 /** ipvsadm's persistence timeout: at most 31 days. */
 const MAX_PERSISTENT = 2_678_400;
 
@@ -349,7 +353,22 @@ export const DIRECTIVES = {
     special: true,
     global: refused('timeout directive deprecated in favour of checktimeout and negotiatetimeout'),
   }),
+  // Pool policy, this daemon's additions (README "Pool policy"); each off by its default.
+  successcount: addition(1, whole('successcount', 1, MAX_FAILURECOUNT)),
+  failinginterval: addition(null, whole('failinginterval', 1, MAX_SECONDS)),
+  downinterval: addition(null, whole('downinterval', 1, MAX_SECONDS)),
+  slowstart: addition(0, whole('slowstart', 0, MAX_SLOWSTART)),
+  panicthreshold: addition(0, whole('panicthreshold', 0, 100)),
+  quorum: addition(0, whole('quorum', 0, MAX_QUORUM)),
+  hysteresis: addition(0, whole('hysteresis', 0, MAX_QUORUM)),
+  quorumup: addition(null, nonEmpty('invalid quorumup command'), 'either'),
+  quorumdown: addition(null, nonEmpty('invalid quorumdown command'), 'either'),
 };
+
+/** An addition: the same reader at the top level and in a virtual, inherited, off by `def`. */
+function addition<T, D extends T | null>(def: D, read: Reader<T>, form: Form = 'plain') {
+  return d({ form, default: def, inherit: true, addition: true, global: read, virtual: read });
+}
 
 /** `real=` in a virtual block, `real6=` in a virtual6 block; kept as written until the block ends. */
 function realLine(af: 4 | 6): Reader<RealLine> {

@@ -33,6 +33,8 @@ function settings(scope: 'global' | 'virtual', from: object): Record<string, unk
   for (const [name, d] of DIRECTIVE_LIST) {
     if (!d[scope] || d.special) continue;
     const v = values[name];
+    // An addition left at its default is not shown: a Perl config dumps as it always did.
+    if (d.addition && v === d.default) continue;
     if (name === 'emailalertstatus') out[name] = emailStatusNames(v as number);
     else if (d.secret && v) out[name] = MASKED;
     else out[name] = typeof v === 'string' ? maskUserinfo(v) : v;

@@ -142,6 +142,18 @@ export const positive = (msg: string, opts: { nonzero?: boolean; max?: number } 
 export const digits = (msg: string, max?: number): SyncReader<number> =>
   atMost(asNumber(capture(RE.digits, msg)), max, msg);
 
+/**
+ * A whole number from `min` to `max`, written as digits only: the readers of this daemon's
+ * additions, which have no Perl laxness to keep (`5s` is an error, not 5).
+ */
+export const whole =
+  (name: string, min: number, max: number): SyncReader<number> =>
+  (val, ctx) => {
+    const n = /^\d{1,16}$/.test(val) ? Number(val) : NaN;
+    if (!(n >= min && n <= max)) ctx.err(`${name} must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+
 /** `$1 =~ /(.+)/ or config_error`. */
 export const nonEmpty = (msg: string): SyncReader<string> => capture(RE.any, msg);
 

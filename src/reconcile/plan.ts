@@ -16,6 +16,8 @@
  */
 import { protocolOf, virtualLabel, type RealServer, type VirtualService } from '../parser/model';
 import type { HealthView, RealState } from '../schedule/health';
+import { memberKey } from '../schedule/probes';
+import { inPanic, slowStartWeight, type Drain } from './policy';
 import { destKey, serviceKey, type Dest, type ServiceAttrs, type ServiceId } from './table';
 
 /**
@@ -39,12 +41,20 @@ export interface DesiredService extends ServiceId, ServiceAttrs {
   dests: Map<string, DesiredDest>;
   /** Every destination this virtual could hold (reals and fallback), for naming deletions. */
   known: Map<string, { role: 'real' | 'fallback'; label: string }>;
+  /** Fewer reals are up than its panicthreshold: all are kept in (policy.ts). */
+  panic: boolean;
+  /** When a slow start changes a weight next, so the virtual must be planned again; null: never. */
+  replanAt: number | null;
 }
 
 export type Desired = Map<string, DesiredService>;
 
 export interface PlanOptions {
   readdquiescent: boolean;
+  /** Now, for slow starts (policy.ts); absent: no ramps. */
+  now?: number;
+  /** Drained reals by member key (policy.ts); absent: none. */
+  drains?: ReadonlyMap<string, Drain>;
 }
 
 export function serviceIdOf(v: VirtualService): ServiceId {
@@ -70,14 +80,21 @@ export function planVirtual(v: VirtualService, health: HealthView, opts: PlanOpt
   const known = new Map<string, { role: 'real' | 'fallback'; label: string }>();
   let anyUp = false;
   let anyPending = false;
+  let replanAt: number | null = null;
+  const views = v.reals.map((_r, i) => health(v, i));
+  const panic = inPanic(
+    v.panicthreshold,
+    views.map((m) => m.state),
+  );
   /** Which state claimed each kernel key: two reals the kernel stores under one key. */
   const owner = new Map<string, RealState>();
   v.reals.forEach((r, i) => {
     const key = kernelDestKey(v, r.address, r.port, r.forward);
     const label = destKey(r.address, r.port);
     if (!known.has(key)) known.set(key, { role: 'real', label });
-    const { state, placed } = health(v, i);
-    anyUp ||= state === 'up';
+    const { state, placed, rampFrom } = views[i]!;
+    const drain = opts.drains?.get(memberKey(v, r));
+    anyUp ||= state === 'up' && !drain;
     anyPending ||= state === 'pending';
     // The first real claims the key; a later one takes it over only by being up.
     const claimed = owner.get(key);
@@ -85,8 +102,14 @@ export function planVirtual(v: VirtualService, health: HealthView, opts: PlanOpt
     owner.set(key, state);
     dests.delete(key);
     const base = { key, forward: r.forward, upper: r.upper, lower: r.lower, role: 'real' as const, label };
-    if (state === 'up') dests.set(key, { ...base, weight: r.weight, mode: 'exact' });
-    else if (state === 'pending') dests.set(key, { ...base, weight: 0, mode: 'keep' });
+    if (drain) {
+      if (drain.phase === 'draining') dests.set(key, { ...base, weight: 0, mode: 'exact' });
+    } else if (state === 'up') {
+      const ramp = slowStartWeight(r.weight, rampFrom ?? null, opts.now ?? 0, opts.now === undefined ? 0 : v.slowstart);
+      if (ramp.nextAt !== null) replanAt = Math.min(replanAt ?? Infinity, ramp.nextAt);
+      dests.set(key, { ...base, weight: ramp.weight, mode: 'exact' });
+    } else if (state === 'pending') dests.set(key, { ...base, weight: 0, mode: 'keep' });
+    else if (panic) dests.set(key, { ...base, weight: r.weight, mode: 'exact' });
     else if (v.quiescent)
       dests.set(key, { ...base, weight: 0, mode: opts.readdquiescent || !placed ? 'exact' : 'zeroIfPresent' });
   });
@@ -103,8 +126,8 @@ export function planVirtual(v: VirtualService, health: HealthView, opts: PlanOpt
         role: 'fallback' as const,
         label: destKey(fb.address, fb.port),
       };
-      if (!anyUp && anyPending) dests.set(key, { ...base, weight: 1, mode: 'keep' });
-      else if (!anyUp) dests.set(key, { ...base, weight: 1, mode: 'exact' });
+      if (!anyUp && !panic && anyPending) dests.set(key, { ...base, weight: 1, mode: 'keep' });
+      else if (!anyUp && !panic) dests.set(key, { ...base, weight: 1, mode: 'exact' });
     }
   }
   return {
@@ -118,6 +141,8 @@ export function planVirtual(v: VirtualService, health: HealthView, opts: PlanOpt
     schedflags: v.schedflags,
     dests,
     known,
+    panic,
+    replanAt,
   };
 }
 

@@ -24,6 +24,12 @@ export const FULL_READ_EVERY_MS = 60_000;
  */
 export function ipvsFingerprint(path = PROC_IP_VS, env: NodeJS.ProcessEnv = process.env): string | null {
   if (env.LDIRECTORD_PROC_IP_VS === '0') return null;
+  const text = readListing(path);
+  return text === null ? null : withoutCounters(text);
+}
+
+/** The listing as it is, bounded; null when it cannot be read. */
+export function readListing(path = PROC_IP_VS): string | null {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -42,11 +48,54 @@ export function ipvsFingerprint(path = PROC_IP_VS, env: NodeJS.ProcessEnv = proc
       total += n;
       if (total > MAX_BYTES) return null;
     }
-    return withoutCounters(Buffer.concat(chunks).toString('latin1'));
+    return Buffer.concat(chunks).toString('latin1');
   } catch {
     return null;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Active connections per destination (a drain waits for them to end), keyed
+ * `<serviceKey>|<destKey>` as table.ts writes them: `tcp:10.0.0.1:80|10.9.1.1:8080`.
+ * The kernel writes IPv4 addresses as 8 hex digits, IPv6 ones in full between brackets, a
+ * firewall mark as 8 hex digits, every port as 4.
+ */
+export function activeConnections(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let svc: string | null = null;
+  for (const line of text.split('\n')) {
+    const s = /^(TCP|UDP|SCTP|FWM) +(\S+)/.exec(line);
+    if (s) {
+      if (s[1] === 'FWM') svc = /^[0-9A-F]{8}$/i.test(s[2]!) ? `fwm:${parseInt(s[2]!, 16)}` : null;
+      else {
+        const a = procAddress(s[2]!);
+        svc = a === null ? null : `${s[1]!.toLowerCase()}:${a}`;
+      }
+      continue;
+    }
+    const d = /^ +-> +(\S+) +\S+ +\d+ +(\d+)/.exec(line);
+    const dest = d ? procAddress(d[1]!) : null;
+    if (svc !== null && dest !== null) out.set(`${svc}|${dest}`, Number(d![2]));
+  }
+  return out;
+}
+
+/** `0A000001:0050` → `10.0.0.1:80`; `[2001:0db8:…:0001]:0050` → `[2001:db8::1]:80`. */
+function procAddress(text: string): string | null {
+  const v4 = /^([0-9A-F]{8}):([0-9A-F]{4})$/i.exec(text);
+  if (v4) {
+    const n = parseInt(v4[1]!, 16);
+    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}:${parseInt(v4[2]!, 16)}`;
+  }
+  const v6 = /^\[([0-9a-f:]{2,39})\]:([0-9A-F]{4})$/i.exec(text);
+  if (!v6) return null;
+  try {
+    // The URL parser writes an IPv6 address the canonical (RFC 5952) way.
+    return `${new URL(`http://[${v6[1]}]/`).hostname}:${parseInt(v6[2]!, 16)}`;
+  } catch {
+    return null;
   }
 }
 

@@ -25,6 +25,9 @@ export interface ProbeDef {
   watch: Exclude<Watch, { mode: 'off' }>;
   /** The shortest checkinterval among its members, in ms. */
   intervalMs: number;
+  /** The shortest failinginterval / downinterval among its members, in ms; null: intervalMs. */
+  failingMs: number | null;
+  downMs: number | null;
   /** The real being checked, for maintenance files (`<ip>:<port>`, `<ip>`, names). */
   address: string;
   port: number;
@@ -79,6 +82,12 @@ function work(v: VirtualService, r: RealServer): Worked {
   return fresh;
 }
 
+/** The shorter of an interval in ms and one in seconds, either absent (null). */
+function shortest(ms: number | null, seconds: number | null): number | null {
+  if (seconds === null) return ms;
+  return ms === null ? seconds * 1000 : Math.min(ms, seconds * 1000);
+}
+
 export function buildProbes(cfg: Config): ProbePlan {
   const probes = new Map<string, ProbeDef>();
   const members = new Map<string, Member & { probe: string | null }>();
@@ -94,10 +103,21 @@ export function buildProbes(cfg: Config): ProbePlan {
       const pk = probe;
       let p = probes.get(pk);
       if (!p) {
-        p = { key: pk, watch: w, intervalMs: v.checkinterval * 1000, address: r.address, port: r.port, members: [] };
+        p = {
+          key: pk,
+          watch: w,
+          intervalMs: v.checkinterval * 1000,
+          failingMs: null,
+          downMs: null,
+          address: r.address,
+          port: r.port,
+          members: [],
+        };
         probes.set(pk, p);
       }
       p.intervalMs = Math.min(p.intervalMs, v.checkinterval * 1000);
+      p.failingMs = shortest(p.failingMs, v.failinginterval);
+      p.downMs = shortest(p.downMs, v.downinterval);
       p.members.push(m);
       members.set(key, { ...m, probe: pk });
     });

@@ -43,6 +43,8 @@ export interface SchedulerDeps {
   /** Whether a real is in maintenance (maintenance.ts); absent means never. */
   inMaintenance?: (probe: ProbeDef) => boolean;
   maxInFlight: number;
+  /** The period before a probe's next check, asked after each result; absent: its intervalMs. */
+  periodOf?: (probe: ProbeDef) => number;
   /** Fraction of the period, e.g. 0.05 for ±5 %. */
   jitter?: number;
   random?: () => number;
@@ -311,7 +313,7 @@ export class Scheduler {
     const current = this.slots.get(s.def.key) === s && !this.stopped;
     if (current) {
       this.deps.onResult(s.def, result, forced);
-      const period = s.def.intervalMs;
+      const period = this.deps.periodOf?.(s.def) ?? s.def.intervalMs;
       const jitter = this.deps.jitter ?? 0.05;
       // After a first run at once, the second comes at a random point of the period,
       // which spreads probes started together over the interval.

@@ -21,6 +21,8 @@ export interface Harness {
   checks: string[];
   servers: Map<string, ServerState>;
   fallbackRuns: string[][];
+  /** Active connections the kernel reports per `<serviceKey>|<destKey>` (drains wait for them). */
+  connections: Map<string, number>;
   /** Advance fake time by ms. */
   tick(ms: number): Promise<void>;
 }
@@ -42,6 +44,7 @@ export async function harness(
   const events: EngineEvent[] = [];
   const checks: string[] = [];
   const fallbackRuns: string[][] = [];
+  const connections = new Map<string, number>();
   const servers = new Map<string, ServerState>(Object.entries(opts.servers ?? {}));
   const runProbe = (spec: ProbeSpec, signal: AbortSignal): Promise<CheckResult> => {
     const host =
@@ -87,8 +90,10 @@ export async function harness(
     jitter: 0,
     random: opts.random ?? (() => 0.5),
     onEvent: (e) => events.push(e),
-    runFallbackCommand: (cmd, args) => fallbackRuns.push([cmd, ...args]),
+    runConfigCommand: (_directive, cmd, args) => fallbackRuns.push([cmd, ...args]),
     reverseName: opts.reverseName,
+    activeConnections: () => connections,
   });
-  return { cfg, clock, ipvs, engine, logs, events, checks, servers, fallbackRuns, tick: (ms) => clock.advance(ms) };
+  const tick = (ms: number) => clock.advance(ms);
+  return { cfg, clock, ipvs, engine, logs, events, checks, servers, fallbackRuns, connections, tick };
 }

@@ -44,6 +44,12 @@ export class RealServer {
     return this.server !== null;
   }
 
+  /**
+   * An http server's answers in a cycle, one letter per request: `u` answers as set, `d`
+   * with a 500 (`udd`: up one check in three); null: always as set.
+   */
+  pattern: string | null = null;
+
   /** What an http server answers from now on. */
   answer(status: number, body: string): this {
     this.status = status;
@@ -58,7 +64,8 @@ export class RealServer {
         ? createHttpServer((req, res) => {
             this.hits++;
             req.resume();
-            res.writeHead(this.status, { 'Content-Type': 'text/plain', Connection: 'close' });
+            const down = this.pattern !== null && this.pattern[(this.hits - 1) % this.pattern.length] === 'd';
+            res.writeHead(down ? 500 : this.status, { 'Content-Type': 'text/plain', Connection: 'close' });
             res.end(req.method === 'HEAD' ? undefined : this.body);
           })
         : createTcpServer((sock) => {

@@ -17,6 +17,10 @@ interface Row {
   results: Array<'ok' | 'fail' | 'forced'>;
   /** What each result caused, in order (`-` for nothing). */
   transitions: string[];
+  /** successcount= (an addition; absent: the original's one success). */
+  successcount?: number;
+  /** The probe's phase after each result (failinginterval, downinterval), when given. */
+  phases?: string[];
 }
 
 const ROWS: Row[] = [
@@ -55,6 +59,31 @@ const ROWS: Row[] = [
     results: ['forced', 'ok'],
     transitions: ['down', 'up'],
   },
+  {
+    name: 'successcount=3: a down real needs three successes in a row; a failure starts over',
+    failurecount: 1,
+    successcount: 3,
+    initial: 'down',
+    results: ['ok', 'ok', 'fail', 'ok', 'ok', 'ok'],
+    transitions: ['rise 1', 'rise 2', '-', 'rise 1', 'rise 2', 'up'],
+    phases: ['failing', 'failing', 'down', 'failing', 'failing', 'healthy'],
+  },
+  {
+    name: 'successcount=3: a real never checked comes up at its first success',
+    failurecount: 1,
+    successcount: 3,
+    initial: 'pending',
+    results: ['ok'],
+    transitions: ['up'],
+  },
+  {
+    name: 'soft failures are a failing phase; down is down',
+    failurecount: 2,
+    initial: 'up',
+    results: ['fail', 'fail', 'ok'],
+    transitions: ['soft 1', 'down', 'up'],
+    phases: ['failing', 'down', 'healthy'],
+  },
 ];
 
 const result = (up: boolean): CheckResult => ({
@@ -72,18 +101,25 @@ virtual=10.0.0.1:80
 	real=10.0.1.1:80 masq
 	service=http
 	failurecount=${row.failurecount}
-`);
+${row.successcount ? `\tsuccesscount=${row.successcount}\n` : ''}`);
       const plan = buildProbes(cfg);
       const health = new Health();
       health.sync(plan, () => row.initial, 0);
       const [probe] = plan.probes.keys();
+      const phases: string[] = [];
       const seen = row.results.map((r, i) => {
         const ts = health.record(probe!, result(r === 'ok'), i + 1, r === 'forced');
-        return (
-          ts.map((t) => (t.kind === 'soft' || t.kind === 'reset' ? `${t.kind} ${t.failures}` : t.kind)).join(',') || '-'
-        );
+        phases.push(health.phase(probe!));
+        const said = (t: (typeof ts)[number]) =>
+          t.kind === 'soft' || t.kind === 'reset'
+            ? `${t.kind} ${t.failures}`
+            : t.kind === 'rise'
+              ? `rise ${t.successes}`
+              : t.kind;
+        return ts.map(said).join(',') || '-';
       });
       assert.deepEqual(seen, row.transitions);
+      if (row.phases) assert.deepEqual(phases, row.phases);
     });
   }
 

@@ -19,6 +19,8 @@ function probes(n: number, intervalMs = 1000): Map<string, ProbeDef> {
       key: `p${i}`,
       watch: { mode: 'probe', spec },
       intervalMs,
+      failingMs: null,
+      downMs: null,
       address: spec.host,
       port: 80,
       members: [],

@@ -104,7 +104,7 @@ describe('structure: imports point down the layers', () => {
     );
     assert.deepEqual(
       importsOf(join(SRC, 'cli.ts')).map((p) => relative(SRC, p)),
-      ['cli/args', 'cli/text', 'cli/check', 'cli/dry-run', 'cli/show', 'cli/logs', 'cli/control'],
+      ['cli/args', 'cli/text', 'cli/check', 'cli/dry-run', 'cli/show', 'cli/logs', 'cli/drain', 'cli/control'],
       'static and dynamic imports are both read',
     );
   });

@@ -17,6 +17,27 @@ describe('cli args', () => {
     for (const c of ['start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload', 'status'])
       assert.equal(kind([c]), 'daemon');
   });
+  it('CONFIG drain REAL [--virtual V] [--timeout S], CONFIG undrain REAL [--virtual V]', () => {
+    const a = parseArgs(['web.cf', 'drain', '10.0.1.2:80', '--timeout', '60', '--virtual', '10.0.0.1:80']);
+    assert.deepEqual(a.kind === 'drain' && [a.undo, a.cfgname, a.drain], [
+      false,
+      'web.cf',
+      { real: '10.0.1.2:80', virtual: '10.0.0.1:80', timeout: 60 },
+    ]);
+    const b = parseArgs(['web.cf', 'undrain', '10.0.1.2']);
+    assert.deepEqual(b.kind === 'drain' && [b.undo, b.drain], [
+      true,
+      { real: '10.0.1.2', virtual: null, timeout: null },
+    ]);
+    for (const bad of [
+      ['web.cf', 'drain'],
+      ['web.cf', 'drain', '10.0.1.2', '10.0.1.3'],
+      ['web.cf', 'drain', '10.0.1.2', '--timeout', 'soon'],
+      ['web.cf', 'undrain', '10.0.1.2', '--timeout', '5'],
+      ['web.cf', 'drain', '10.0.1.2', '--force'],
+    ])
+      assert.equal(kind(bad), 'usage', bad.join(' '));
+  });
   it('usage errors (exit 255 in the CLI)', () => {
     assert.equal(kind([]), 'usage');
     assert.equal(kind(['ldirectord.cf']), 'usage', 'a config without command');

@@ -212,6 +212,16 @@ exit $rc
   /** A real server: an HTTP server on a new address of this namespace's link. */
   async real(address: string, port: number, body = `real ${address}`): Promise<RealServer> {
     const v6 = address.includes(':');
+    this.addAddress(address);
+    const s = new RealServer(address, port, 'http').answer(200, body);
+    await s.start();
+    this.reals.set(`${v6 ? `[${address}]` : address}:${port}`, s);
+    return s;
+  }
+
+  /** An address of this namespace's link, for a real server the test runs itself. */
+  addAddress(address: string): void {
+    const v6 = address.includes(':');
     try {
       sh(
         'ip',
@@ -222,10 +232,6 @@ exit $rc
     } catch (e) {
       if (!/File exists/.test(String((e as { stderr?: string }).stderr))) throw e;
     }
-    const s = new RealServer(address, port, 'http').answer(200, body);
-    await s.start();
-    this.reals.set(`${v6 ? `[${address}]` : address}:${port}`, s);
-    return s;
   }
 
   server(real: string): RealServer {
