@@ -16,6 +16,16 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The table-changing commands in a recording ipvsadm's log (`<ms> <pid> <argv>` lines), oldest first. */
+export function recordedCommands(logFile: string): string[] {
+  if (!existsSync(logFile)) return [];
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ').slice(2).join(' '))
+    .filter((l) => !/^-[SL]/.test(l) && l !== '-R');
+}
+
 export class Director {
   readonly dir = mkdtempSync(join(tmpdir(), 'ldtest-'));
   readonly runDir = join(this.dir, 'run');
@@ -77,13 +87,7 @@ export class Director {
 
   /** Mutating ipvsadm invocations so far (reads excluded). */
   commands(): string[] {
-    const f = join(this.kernelDir, 'ipvsadm.log');
-    if (!existsSync(f)) return [];
-    return readFileSync(f, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.split(' ').slice(2).join(' '))
-      .filter((l) => !/^-[SL]/.test(l) && l !== '-R');
+    return recordedCommands(join(this.kernelDir, 'ipvsadm.log'));
   }
 
   logText(): string {

@@ -33,6 +33,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { CLI } from '../helpers/env';
 import { RealServer } from '../helpers/real-servers';
+import { waitUntil } from '../helpers/wait';
 
 export const IPVSADM = existsSync('/usr/sbin/ipvsadm') ? '/usr/sbin/ipvsadm' : '/sbin/ipvsadm';
 
@@ -328,24 +329,11 @@ exit $rc
     return existsSync(this.log) ? readFileSync(this.log, 'utf8') : '';
   }
 
-  async waitFor<T>(what: string, fn: () => T | false | null | undefined, timeoutMs = 60_000): Promise<T> {
-    const until = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = fn();
-        if (v) return v;
-        last = v;
-      } catch (e) {
-        last = e;
-      }
-      if (Date.now() > until) {
-        throw new Error(
-          `timed out waiting for ${what} (last: ${String(last)})\ntable:\n${this.safeTable()}\nlog:\n${this.logText().split('\n').slice(-40).join('\n')}`,
-        );
-      }
-      await sleep(100);
-    }
+  waitFor<T>(what: string, fn: () => T | false | null | undefined, timeoutMs = 60_000): Promise<T> {
+    return waitUntil(what, fn, timeoutMs, () => {
+      const log = this.logText().split('\n').slice(-40).join('\n');
+      return `table:\n${this.safeTable()}\nlog:\n${log}`;
+    });
   }
 
   private safeTable(): string {
