@@ -23,7 +23,7 @@ import type { Daemon, DaemonPlugin } from '../daemon/daemon';
 import { createLogger, destinationFor, type DaemonLogger } from '../daemon/logging';
 import { isAlive, readPidFile } from '../daemon/pidfile';
 import { Redactor } from '../daemon/redact';
-import { parseListen } from '../daemon/metrics';
+import { parseListen } from '../daemon/listen';
 import { query } from '../daemon/status-protocol';
 import { reloadFailure } from './show';
 import { inert } from '../text/untrusted';

@@ -31,16 +31,6 @@ import { hostPort } from '../parser/model';
 import type { Daemon, DaemonPlugin } from './daemon';
 import { SECURITY_HEADERS, type StatusPage } from './status-page';
 
-export function parseListen(spec: string): { host: string; port: number } {
-  // PORT, :PORT, ADDR:PORT or [IPv6]:PORT
-  const m = /^(?:(?:\[([^\]]+)\]|([^:[\]]*)):)?(\d+)$/.exec(spec.trim());
-  if (!m) throw new Error(`invalid --metrics address ${JSON.stringify(spec)} (use [ADDR:]PORT)`);
-  const host = m[1] ?? (m[2] || '127.0.0.1');
-  const port = Number(m[3]);
-  if (port > 65535) throw new Error(`invalid --metrics port ${port}`);
-  return { host, port };
-}
-
 /** Connections the endpoint serves at once; more are refused (closed at accept). */
 const MAX_CONNECTIONS = 32;
 /** A connection idle (or a request unfinished) this long is closed. */

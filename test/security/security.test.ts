@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Director } from '../helpers/director';
 import { ROOT } from '../helpers/env';
 import { config } from '../helpers/config';
-import { parseListen } from '../../src/daemon/metrics';
+import { parseListen } from '../../src/daemon/listen';
 import { ConfigError } from '../../src/parser/model';
 import { plan } from '../../src/reconcile/plan';
 import { diff } from '../../src/reconcile/diff';
