@@ -105,6 +105,10 @@ export function alertFor(e: EngineEvent): Alert | null {
   if (e.type === 'purged') {
     return { vid: e.v.id, subject: e.message, key: `${e.v.id}|${destKey(e.r.address, e.r.port)}`, down: null };
   }
+  // The pool policy's crossings (this daemon's additions), once each way, as their log lines.
+  if (e.type === 'panic' || e.type === 'quorum') {
+    return { vid: e.v.id, subject: e.message, key: `${e.v.id}|${e.type}`, down: null };
+  }
   if (e.type !== 'applied') return null;
   const op = e.op;
   const subject = alertSubject(op, e.context);

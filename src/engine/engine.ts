@@ -411,12 +411,11 @@ export class Engine {
     if (panic) this.panicking.add(v.id);
     else this.panicking.delete(v.id);
     const share = `${up} of ${states.length} real servers up, panicthreshold ${v.panicthreshold}%`;
-    this.deps.log.info(
-      panic
-        ? `Panic: ${virtualLabel(v)} (${protocolOf(v)}): ${share}: keeping every real server in service`
-        : `Panic over: ${virtualLabel(v)} (${protocolOf(v)}): ${share}`,
-    );
-    this.deps.onEvent?.({ type: 'panic', v, panic, up, total: states.length });
+    const message = panic
+      ? `Panic: ${virtualLabel(v)} (${protocolOf(v)}): ${share}: keeping every real server in service`
+      : `Panic over: ${virtualLabel(v)} (${protocolOf(v)}): ${share}`;
+    this.deps.log.info(message);
+    this.deps.onEvent?.({ type: 'panic', v, panic, up, total: states.length, message });
   }
 
   /**
@@ -437,10 +436,9 @@ export class Engine {
       if (now === was) continue;
       this.quorate.set(v.id, now);
       const directive = now ? 'quorumup' : 'quorumdown';
-      this.deps.log.info(
-        `Quorum ${now ? 'reached' : 'lost'}: ${virtualLabel(v)} (${protocolOf(v)}): weight up ${sum}, quorum ${v.quorum}, hysteresis ${v.hysteresis}`,
-      );
-      this.deps.onEvent?.({ type: 'quorum', v, reached: now, sum });
+      const message = `Quorum ${now ? 'reached' : 'lost'}: ${virtualLabel(v)} (${protocolOf(v)}): weight up ${sum}, quorum ${v.quorum}, hysteresis ${v.hysteresis}`;
+      this.deps.log.info(message);
+      this.deps.onEvent?.({ type: 'quorum', v, reached: now, sum, message });
       const command = now ? v.quorumup : v.quorumdown;
       if (command) {
         this.deps.runConfigCommand?.(directive, command, [

@@ -22,9 +22,9 @@ export type EngineEvent =
   | { type: 'reconcile'; report: ReconcileReport; ms: number }
   | { type: 'fallbackcommand'; v: VirtualService; status: 'start' | 'stop' }
   /** A virtual entered or left panic (policy.ts): every real kept in service. */
-  | { type: 'panic'; v: VirtualService; panic: boolean; up: number; total: number }
+  | { type: 'panic'; v: VirtualService; panic: boolean; up: number; total: number; message: string }
   /** A virtual's quorum was lost or reached again (quorumdown / quorumup ran). */
-  | { type: 'quorum'; v: VirtualService; reached: boolean; sum: number }
+  | { type: 'quorum'; v: VirtualService; reached: boolean; sum: number; message: string }
   /** Drains or slow starts changed: what Engine.policyState() returns is to be kept. */
   | { type: 'policy' };
 

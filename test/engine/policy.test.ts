@@ -4,6 +4,7 @@
  * for connections or a deadline, panic, and quorum commands once per crossing.
  */
 import assert from 'node:assert/strict';
+import { alertFor } from '../../src/daemon/alerts';
 import { harness } from './harness';
 
 const ONE_REAL = (lines: string) => `
@@ -191,7 +192,17 @@ virtual=10.0.0.1:80
     await h.tick(2000);
     assert.equal(h.ipvs.save(), '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.0.0.3:8080 -m -w 5\n');
     assert.equal(h.logs.filter((l) => l.startsWith('Panic over: 10.0.0.1:80 (tcp)')).length, 1);
-    assert.ok(h.events.filter((e) => e.type === 'panic').length === 2);
+    // The e-mail alerts (when emailalert= is set) get each crossing once, as its log line.
+    assert.deepEqual(
+      h.events
+        .map(alertFor)
+        .map((a) => a?.subject ?? '')
+        .filter((subject) => subject.startsWith('Panic')),
+      [
+        'Panic: 10.0.0.1:80 (tcp): 0 of 2 real servers up, panicthreshold 50%: keeping every real server in service',
+        'Panic over: 10.0.0.1:80 (tcp): 1 of 2 real servers up, panicthreshold 50%',
+      ],
+    );
   });
 
   it('quorum: quorumdown and quorumup once per crossing, with hysteresis', async () => {
@@ -227,5 +238,6 @@ virtual=10.0.0.1:80
       ['/usr/local/bin/vip up', '10.0.0.1:80', 'tcp', '6', '5'],
     ]);
     assert.deepEqual(h.engine.view()[0]!.quorum, { reached: true, weightUp: 6, quorum: 5, hysteresis: 1 });
+    assert.equal(h.events.map(alertFor).filter((a) => a?.subject.startsWith('Quorum')).length, 6, 'alerted once each');
   });
 });
