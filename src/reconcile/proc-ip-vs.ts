@@ -77,7 +77,10 @@ export function activeConnections(text: string): Map<string, number> {
     }
     const d = /^ +-> +(\S+) +\S+ +\d+ +(\d+)/.exec(line);
     const dest = d ? procAddress(d[1]!) : null;
-    if (svc !== null && dest !== null) out.set(`${svc}|${dest}`, Number(d![2]));
+    if (svc === null || dest === null) continue;
+    // A firewall-mark line does not say its family; its destinations do (table.ts: fwm6:N).
+    const key = svc.startsWith('fwm:') && dest.startsWith('[') ? `fwm6:${svc.slice(4)}` : svc;
+    out.set(`${key}|${dest}`, Number(d![2]));
   }
   return out;
 }
