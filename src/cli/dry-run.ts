@@ -17,6 +17,9 @@
  * reload show up as removals too, and the summary says when that daemon runs another file
  * (it would undo a plan applied by hand).
  */
+import { readState, stateFilePath } from '../daemon/state-file';
+import type { PolicyState } from '../reconcile/policy';
+import { connectionsNow } from '../reconcile/proc-ip-vs';
 import { resolve } from 'node:path';
 import { releaseSpec } from '../checks/registry';
 import { runProbe } from '../checks/run';
@@ -71,7 +74,9 @@ export async function runDryRun(config: string, opts: GlobalOptions): Promise<nu
     process.stderr.write(`--against ${opts.against}: no ldirectord is running for it\n`);
     return 2;
   }
-  const r = await dryRun(cfg, { ipvsadm: opts.ipvsadm, managed: managed?.services ?? [] });
+  // The running daemon's drains and slow starts are part of what it would do (state-file.ts).
+  const policy = readState(stateFilePath(cfgName(opts.against ?? config, true))).state;
+  const r = await dryRun(cfg, { ipvsadm: opts.ipvsadm, managed: managed?.services ?? [], policy });
   // A plan applied by hand while a daemon runs another file is undone at its next
   // reconcile: the preview says so, and how to make the candidate stick.
   if (managed && managed.config !== resolve(file)) r.runningOther = managed.config;
@@ -105,7 +110,7 @@ const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () 
 /** Run the engine on `cfg` without writing, until every real has had its first check. */
 export async function dryRun(
   cfg: Config,
-  opts: { ipvsadm: string | null; managed?: Retired[] },
+  opts: { ipvsadm: string | null; managed?: Retired[]; policy?: PolicyState },
 ): Promise<DryRunResult> {
   const ipvs = new DryRunIpvs(new Ipvsadm(findIpvsadm(opts.ipvsadm)));
   const ops: Op[] = [];
@@ -120,6 +125,7 @@ export async function dryRun(
     releaseProbe: releaseSpec,
     maxInFlight: maxChecksInFlight(),
     checkAllAtStart: true,
+    activeConnections: () => connectionsNow(),
     onEvent: (e) => {
       if (e.type === 'applied') ops.push(e.op);
       if (e.type !== 'check') return;
@@ -127,8 +133,17 @@ export async function dryRun(
       if (checked.size >= engine.probeCount) allChecked();
     },
   });
-  await engine.start(cfg, opts.managed ?? []);
-  if (engine.probeCount > 0) await everyProbe;
+  if (opts.policy) engine.restorePolicy(opts.policy);
+  // The engine's timers do not keep a process alive (realClock unrefs them, for the daemon):
+  // without this, a dry-run whose stdin is not a terminal ended silently, with status 0,
+  // while it waited for its checks.
+  const alive = setInterval(() => undefined, 1 << 30);
+  try {
+    await engine.start(cfg, opts.managed ?? []);
+    if (engine.probeCount > 0) await everyProbe;
+  } finally {
+    clearInterval(alive);
+  }
   // The results of the last checks are applied by one more reconcile.
   await engine.reconcileNow();
   const t = Date.now();

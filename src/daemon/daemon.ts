@@ -37,7 +37,7 @@ import { isExecutable } from '../util/fs';
 import { routeLibraryChatter } from './chatter';
 import { runCommand } from './exec';
 import { readState, stateFilePath, writeState } from './state-file';
-import { activeConnections, readListing } from '../reconcile/proc-ip-vs';
+import { connectionsNow } from '../reconcile/proc-ip-vs';
 import { maxChecksInFlight } from './limits';
 import { SyslogWriter, createLogger, destinationFor, type DaemonLogger } from './logging';
 import { tuneHeap } from './memory';
@@ -152,10 +152,7 @@ export class Daemon {
       maxInFlight: maxChecksInFlight(),
       onEvent: (e) => this.onEvent(e),
       runConfigCommand: (directive, cmd, args) => this.configCommand(directive, cmd, args),
-      activeConnections: () => {
-        const listing = readListing();
-        return listing === null ? null : activeConnections(listing);
-      },
+      activeConnections: () => connectionsNow(),
     });
     this.reloads = new BoundedRunner({
       clock: realClock,

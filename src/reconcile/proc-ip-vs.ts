@@ -56,6 +56,12 @@ export function readListing(path = PROC_IP_VS): string | null {
   }
 }
 
+/** Active connections per destination now (activeConnections below), or null when unreadable. */
+export function connectionsNow(path = PROC_IP_VS): Map<string, number> | null {
+  const listing = readListing(path);
+  return listing === null ? null : activeConnections(listing);
+}
+
 /**
  * Active connections per destination (a drain waits for them to end), keyed
  * `<serviceKey>|<destKey>` as table.ts writes them: `tcp:10.0.0.1:80|10.9.1.1:8080`.

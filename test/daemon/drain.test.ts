@@ -34,6 +34,11 @@ virtual=10.0.0.1:80
 	quiescent=no
 `);
     assert.equal((await d.cli([d.cfg, 'drain', '127.50.24.3'])).code, 3, 'no daemon: status 3');
+    // A dry-run whose stdin is not a terminal (a pipe here) prints its plan: it used to end
+    // silently with status 0 while it waited for its checks.
+    const plan = await d.cli(['--dry-run', d.cfg]);
+    assert.equal(plan.code, 1, plan.stderr);
+    assert.match(plan.stdout, /^-A -t 10\.0\.0\.1:80 -s wrr\n/);
     const port = await freePort([['tcp', '127.0.0.1']]);
     assert.equal((await d.cli(['--metrics', String(port), d.cfg, 'start'])).code, 0);
     await d.waitTable(TABLE('-a -t 10.0.0.1:80 -r 127.50.24.3:8080 -m -w 5\n'));
@@ -57,6 +62,11 @@ virtual=10.0.0.1:80
       await scrapeMetrics(port),
       /ldirectord_real_draining\{virtual="tcp:10\.0\.0\.1:80",real="127\.50\.24\.3:8080"\} 1/,
     );
+
+    // A dry-run previews what the daemon would do: the drained real stays out.
+    const preview = await d.cli(['--dry-run', d.cfg]);
+    assert.equal(preview.code, 0, preview.stdout + preview.stderr);
+    assert.equal(preview.stdout, '');
 
     // SIGKILL and start again: still out.
     process.kill(d.pid()!, 'SIGKILL');
