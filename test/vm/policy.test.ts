@@ -105,7 +105,12 @@ describe('VM: pool policy', function () {
       return m && Number(m[1]) < 20 ? Number(m[1]) : false;
     });
     await lab.waitTable(A + real('10.9.4.1', 20) + real('10.9.4.2', 20), 90_000);
-    const ramp = lab.weightsGiven('10.9.4.1:8080').slice(before);
+    // The recording wrapper logs a command once ipvsadm has run it: the kernel may show the
+    // last step a moment before the record of it is written.
+    const ramp = await lab.waitFor('the last step recorded', () => {
+      const given = lab.weightsGiven('10.9.4.1:8080').slice(before);
+      return given.at(-1) === 20 ? given : false;
+    });
     console.log(`      (weights given on the way back: ${ramp.join(', ')})`);
     assert.ok(partial >= 1);
     assert.ok(ramp.length >= 4 && ramp.length <= 11, ramp.join(','));
