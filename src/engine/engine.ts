@@ -406,7 +406,8 @@ export class Engine {
   /** Panic entered or left (policy.ts): said once each way. */
   private notePanic(v: VirtualService, panic: boolean): void {
     if (panic === this.panicking.has(v.id)) return;
-    const states = v.reals.map((_r, i) => this.health.view()(v, i).state);
+    const view = this.health.view();
+    const states = v.reals.map((_r, i) => view(v, i).state);
     const up = states.filter((st) => st === 'up').length;
     if (panic) this.panicking.add(v.id);
     else this.panicking.delete(v.id);
