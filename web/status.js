@@ -132,6 +132,20 @@
     const ipv = byId('ipvsadm');
     ipv.hidden = !st.reconcile.lastError;
     setText(ipv, st.reconcile.lastError ? 'last ipvsadm error: ' + st.reconcile.lastError : '');
+    const sync = byId('sync');
+    const sd = st.syncDaemon;
+    sync.hidden = !sd;
+    if (sd) {
+      const threads = sd.wanted.map(function (w) {
+        const r = sd.running.find(function (d) {
+          return d.state === w.state;
+        });
+        const ok = r && r.interface === w.interface && r.syncid === w.syncid;
+        return w.state + ' on ' + w.interface + ' syncid ' + w.syncid + (ok ? ' running' : ' NOT running');
+      });
+      sync.className = 'line ' + (sd.error ? 'bad' : 'ok');
+      setText(sync, 'connection sync: ' + threads.join(', ') + (sd.error ? ' · ' + sd.error : ''));
+    }
     const counts = { up: 0, down: 0, quiesced: 0, draining: 0, 'slow-starting': 0, maintenance: 0, unknown: 0 };
     let reals = 0;
     let changed = 0;

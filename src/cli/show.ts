@@ -7,6 +7,7 @@
 import { readPidFile } from '../daemon/pidfile';
 import { query, socketPath, type StatusAnswer } from '../daemon/status-protocol';
 import type { VirtualView } from '../engine/view';
+import { runsAsWanted, type SyncDaemonView } from '../reconcile/sync-daemon';
 import { locateConfig } from '../parser/load';
 import type { GlobalOptions } from './args';
 
@@ -91,8 +92,18 @@ export function render(st: StatusAnswer, now: number): string {
   const failed = reloadFailure(st);
   if (failed) out.push(failed);
   if (st.reconcile.lastError) out.push(`last ipvsadm error: ${st.reconcile.lastError}`);
+  if (st.syncDaemon) out.push(renderSyncDaemon(st.syncDaemon));
   for (const v of st.virtuals) out.push('', ...renderVirtual(v, now));
   return out.join('\n') + '\n';
+}
+
+/** `sync daemon: master on eth1 syncid 5 (running), backup … (NOT running: why)`. */
+function renderSyncDaemon(s: SyncDaemonView): string {
+  const parts = s.wanted.map(
+    (w) => `${w.state} on ${w.interface} syncid ${w.syncid} (${runsAsWanted(s, w) ? 'running' : 'NOT running'})`,
+  );
+  const text = `sync daemon: ${parts.join(', ') || 'none wanted'}`;
+  return s.error ? `${text}; last error: ${s.error}` : text;
 }
 
 /** "last reload failed at T: <error>" while the last reload is a failed one, else null. */

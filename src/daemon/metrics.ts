@@ -15,6 +15,7 @@
  *   ldirectord_event_loop_lag_seconds (p99 over the last scrape interval)
  *   ldirectord_event_loop_lag_max_seconds (the highest over the last scrape interval)
  *   ldirectord_config_last_reload_successful, ldirectord_config_last_reload_success_timestamp_seconds
+ *   ldirectord_sync_daemon_running{state,interface,syncid} (only with syncdaemon=)
  *     (the names Prometheus' own reloaders use)
  *   process_resident_memory_bytes, nodejs_heap_size_used_bytes, nodejs_external_memory_bytes
  *     (the names Prometheus' own Node.js client uses, so existing dashboards work)
@@ -27,6 +28,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { EngineEvent } from '../engine/events';
+import { runsAsWanted, type SyncDaemonView } from '../reconcile/sync-daemon';
 import { hostPort } from '../parser/model';
 import type { Daemon, DaemonPlugin } from './daemon';
 import { SECURITY_HEADERS, type StatusPage } from './status-page';
@@ -204,6 +206,7 @@ export class Metrics implements DaemonPlugin {
       '# HELP ldirectord_config_last_reload_success_timestamp_seconds Time of the last successful config load.',
       '# TYPE ldirectord_config_last_reload_success_timestamp_seconds gauge',
       `ldirectord_config_last_reload_success_timestamp_seconds ${Date.parse(d.stats.lastReloadOkAt) / 1000}`,
+      ...syncDaemonMetrics(e.syncDaemons.view()),
       '# HELP process_resident_memory_bytes Resident memory size in bytes.',
       '# TYPE process_resident_memory_bytes gauge',
       `process_resident_memory_bytes ${mem.rss}`,
@@ -226,4 +229,17 @@ export class Metrics implements DaemonPlugin {
       server.closeAllConnections();
     });
   }
+}
+
+/** Per wanted sync thread: 1 while the kernel runs it as configured. Nothing without syncdaemon=. */
+function syncDaemonMetrics(s: SyncDaemonView | null): string[] {
+  if (!s) return [];
+  return [
+    '# HELP ldirectord_sync_daemon_running Whether the IPVS connection sync thread runs as configured (syncdaemon=).',
+    '# TYPE ldirectord_sync_daemon_running gauge',
+    ...s.wanted.map(
+      (w) =>
+        `ldirectord_sync_daemon_running{state="${w.state}",interface="${w.interface}",syncid="${w.syncid}"} ${runsAsWanted(s, w) ? 1 : 0}`,
+    ),
+  ];
 }

@@ -8,6 +8,7 @@
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { VirtualView } from '../engine/view';
+import type { SyncDaemonView } from '../reconcile/sync-daemon';
 import type { Retired } from '../reconcile/diff';
 
 /** What the daemon answers `status` with: itself, then the read model. */
@@ -33,6 +34,8 @@ export interface StatusAnswer {
     lastReloadOkAt: string;
   };
   virtuals: VirtualView[];
+  /** The IPVS connection sync threads (syncdaemon=); null when the config never named them. */
+  syncDaemon: SyncDaemonView | null;
 }
 
 /** What `drain` and `undrain` answer: the reals (`<virtual id>|<real>`) they changed. */

@@ -48,6 +48,7 @@ export function statusOf(d: Daemon): StatusAnswer {
     logfile: d.config.global.logfile,
     reloads: d.stats,
     virtuals: e.view(),
+    syncDaemon: e.syncDaemons.view(),
   };
 }
 

@@ -21,6 +21,7 @@ import { opMessage, type OpContext } from '../reconcile/ops';
 import { plan, planVirtual, serviceIdOf, kernelDestKey, type Desired, type DesiredService } from '../reconcile/plan';
 import type { Drain, PolicyState } from '../reconcile/policy';
 import { Reconciler } from '../reconcile/reconciler';
+import { SyncDaemons } from '../reconcile/sync-daemon';
 import type { Table } from '../reconcile/table';
 import type { Clock } from '../schedule/clock';
 import { Health, type MemberHealth, type Transition } from '../schedule/health';
@@ -70,6 +71,8 @@ export class Engine {
   readonly health = new Health();
   readonly reconciler: Reconciler;
   readonly scheduler: Scheduler;
+  /** The kernel's connection sync threads (syncdaemon=, an addition). */
+  readonly syncDaemons: SyncDaemons;
   private readonly runner: BoundedRunner;
   private probes: ProbePlan = { probes: new Map(), members: new Map() };
   private maintenance = new Maintenance(null);
@@ -116,6 +119,7 @@ export class Engine {
   constructor(private readonly deps: EngineDeps) {
     this.startedAt = deps.clock.now();
     this.reconciler = new Reconciler(deps.ipvs, deps.log);
+    this.syncDaemons = new SyncDaemons(deps.ipvs, deps.log);
     this.scheduler = new Scheduler({
       clock: deps.clock,
       run: deps.runProbe,
@@ -153,6 +157,8 @@ export class Engine {
     this.full = true;
     this.context = 'start';
     await this.runner.runNow();
+    // After the table: a peer's connection stream never delays the first reconcile.
+    await this.syncDaemons.apply(cfg.global.syncdaemon);
     this.runner.start();
   }
 
@@ -177,6 +183,7 @@ export class Engine {
       this.context = 'start';
       // The new plan is computed and applied before new checks start.
       await this.runner.runNow();
+      await this.syncDaemons.apply(cfg.global.syncdaemon);
     } finally {
       this.scheduler.release();
     }
@@ -487,6 +494,7 @@ export class Engine {
       this.full = true;
       this.fresh = true;
       void this.maintenance.refresh();
+      void this.syncDaemons.retry();
     }
     const t0 = this.deps.clock.now();
     const { full, fresh, context, dirty } = this;
@@ -599,6 +607,7 @@ export class Engine {
     await this.runner.stop();
     const cfg = this.config;
     if (!cfg || opts.leaveTable) return;
+    await this.syncDaemons.stop();
     // A reconcile that was running may have applied a plan older than the last check
     // results, and the one that would follow is not run once stopped: bring the services
     // that stay in the kernel (cleanstop=no) up to date before leaving them.

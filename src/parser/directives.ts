@@ -36,6 +36,7 @@ import {
 } from './values';
 import { parseFallback, resolveFallback, type RawFallback } from './fallback';
 import { DAEMON_STATUS_ALL, type CheckType } from './model';
+import { parseSyncDaemon, type SyncDaemonConfig } from './sync-daemon';
 
 export interface Directive<T> {
   /** How the value is cut out of the line; per scope where the original differs (fallbackcommand). */
@@ -363,6 +364,16 @@ export const DIRECTIVES = {
   hysteresis: addition(0, whole('hysteresis', 0, MAX_QUORUM)),
   quorumup: addition(null, nonEmpty('invalid quorumup command'), 'either'),
   quorumdown: addition(null, nonEmpty('invalid quorumdown command'), 'either'),
+  // The IPVS connection sync daemon (reconcile/sync-daemon.ts), global only.
+  syncdaemon: d({
+    form: 'plain',
+    default: null,
+    addition: true,
+    global: (v, ctx): SyncDaemonConfig => {
+      const r = parseSyncDaemon(chomp(v));
+      return typeof r === 'string' ? ctx.err(r) : r;
+    },
+  }),
 };
 
 /** An addition: the same reader at the top level and in a virtual, inherited, off by `def`. */

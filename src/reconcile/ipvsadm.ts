@@ -18,6 +18,7 @@ import { applyThresholds, parseList, parseSave } from './ipvsadm-save';
 import { restoreLine } from './ops';
 import { simulateCommand } from './simulate';
 import { cloneTable, type Table } from './table';
+import { isSyncCommand, parseDaemonList, simulateSyncCommand, type SyncDaemon } from './sync-daemon';
 import { trackChild } from '../util/children';
 import { isExecutable } from '../util/fs';
 import { FULL_READ_EVERY_MS, PROC_IP_VS, ipvsFingerprint } from './proc-ip-vs';
@@ -39,6 +40,8 @@ export interface IpvsAdapter {
   read(opts: { thresholds: boolean }): Promise<Table>;
   /** Run commands (each an argv without the program name). Never throws. */
   run(commands: string[][]): Promise<RunResult>;
+  /** The kernel's connection sync threads (`-L --daemon`). Throws IpvsError. */
+  daemons(): Promise<SyncDaemon[]>;
   /** ipvsadm processes started so far (a benchmark figure). */
   readonly spawned: number;
 }
@@ -90,7 +93,7 @@ interface Exec {
 
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C' };
 /** Every token the planner produces: flags, numbers, addresses, scheduler names, flag lists. */
-const SAFE_TOKEN = /^(-[A-Za-z6]|[0-9A-Za-z.:[\],-]+)$/;
+const SAFE_TOKEN = /^(-[A-Za-z6]|[0-9A-Za-z.:[\],_-]+)$/;
 /** How long an ipvsadm run may take before it is killed (LDIRECTORD_IPVSADM_TIMEOUT, seconds). */
 export function ipvsadmTimeoutMs(): number {
   const s = Number(process.env.LDIRECTORD_IPVSADM_TIMEOUT);
@@ -243,6 +246,13 @@ export class Ipvsadm implements IpvsAdapter {
     return p.table;
   }
 
+  async daemons(): Promise<SyncDaemon[]> {
+    const argv = ['-L', '--daemon'];
+    const r = await this.runIpvsadm(argv);
+    if (r.error !== null || r.code !== 0) throw new IpvsError(failure(this.name, argv, r), argv, r.stderr);
+    return parseDaemonList(r.stdout);
+  }
+
   async run(commands: string[][]): Promise<RunResult> {
     // What this changes may not show in /proc (scheduler flags): the next read is a full one.
     if (this.lastSave) this.lastSave.fingerprint = null;
@@ -316,6 +326,7 @@ export class DryRunIpvs implements IpvsAdapter {
   /** Why the real table could not be read (the plan is then against an empty table). */
   unavailable: string | null = null;
   readonly commands: string[][] = [];
+  private syncDaemons: SyncDaemon[] | null = null;
 
   constructor(
     private readonly real: IpvsAdapter,
@@ -338,13 +349,19 @@ export class DryRunIpvs implements IpvsAdapter {
     return cloneTable(this.table);
   }
 
+  /** The real threads as first read (none when they cannot be), then this copy's own. */
+  async daemons(): Promise<SyncDaemon[]> {
+    this.syncDaemons ??= await this.real.daemons().catch(() => []);
+    return this.syncDaemons;
+  }
+
   async run(commands: string[][]): Promise<RunResult> {
     if (this.table === null) await this.read({ thresholds: false });
     const errors: string[] = [];
     for (const c of commands) {
       this.commands.push(c);
       this.onCommand(c);
-      const e = simulateCommand(this.table!, c);
+      const e = isSyncCommand(c) ? simulateSyncCommand(await this.daemons(), c) : simulateCommand(this.table!, c);
       if (e) errors.push(e);
     }
     return {

@@ -7,6 +7,7 @@ import { formatSave } from '../../src/reconcile/ipvsadm-save';
 import type { IpvsAdapter, RunResult } from '../../src/reconcile/ipvsadm';
 import { IpvsError } from '../../src/reconcile/ipvsadm';
 import { simulateCommand } from '../../src/reconcile/simulate';
+import { isSyncCommand, simulateSyncCommand, type SyncDaemon } from '../../src/reconcile/sync-daemon';
 import { cloneTable, type Table } from '../../src/reconcile/table';
 
 export class FakeIpvs implements IpvsAdapter {
@@ -28,7 +29,16 @@ export class FakeIpvs implements IpvsAdapter {
    */
   refuseArgs: RegExp | null = null;
 
+  /** The kernel's sync threads (`--start-daemon`, `--stop-daemon`). */
+  syncDaemons: SyncDaemon[] = [];
+
   private last: { text: string; table: Table } | null = null;
+
+  async daemons(): Promise<SyncDaemon[]> {
+    this.spawned++;
+    if (this.failReads) throw new IpvsError(this.failReads, ['-L', '--daemon'], this.failReads);
+    return this.syncDaemons.map((d) => ({ ...d }));
+  }
 
   /**
    * As the real adapter (src/reconcile/ipvsadm.ts): the same `-S -n` text gives the same
@@ -63,7 +73,7 @@ export class FakeIpvs implements IpvsAdapter {
         errors.push('Invalid operation');
         continue;
       }
-      const e = simulateCommand(this.table, c);
+      const e = isSyncCommand(c) ? simulateSyncCommand(this.syncDaemons, c) : simulateCommand(this.table, c);
       if (e) errors.push(e);
     }
     return {
