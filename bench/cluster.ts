@@ -13,6 +13,7 @@
  *                Pacemaker restarts it in place (the table and the VIP stay: the time is
  *                that of the restart, during which nothing manages the table)
  *   clone_move   ldirectord cloned on both nodes: `crm_resource --move` of the VIP only
+ *   clone_standby  the same deployment: standby of the node holding the VIP
  * Measured: fault → the VIP configured on the surviving node and that node's table holding
  * every real (polled every 20 ms from outside). The host has no IPVS, so "serving" is that
  * state of the node, not packets through it (the kernel tables are the per-node stand-ins).
@@ -44,7 +45,7 @@ function serving(c: Cluster): number | null {
 async function settled(c: Cluster, clone = false): Promise<number> {
   return c.waitFor('a settled cluster', () => {
     const n = serving(c);
-    if (!n || c.where(clone ? 'vip' : 'ld') !== `node${n}`) return false;
+    if (!n || c.where(clone ? 'vip' : 'ld') !== `node${n}` || !c.idle()) return false;
     return clone || c.table(other(n)) === '' ? n : false;
   });
 }
@@ -62,7 +63,13 @@ const stats = (xs: number[]) => {
 };
 
 async function main(): Promise<void> {
-  const results: Record<string, number[]> = { standby: [], power_cut: [], ld_crash: [], clone_move: [] };
+  const results: Record<string, number[]> = {
+    standby: [],
+    power_cut: [],
+    ld_crash: [],
+    clone_move: [],
+    clone_standby: [],
+  };
   const record = (fault: string, seconds: number) => {
     results[fault]!.push(seconds);
     console.log(JSON.stringify({ fault, seconds: Number(seconds.toFixed(3)) }));
@@ -121,6 +128,18 @@ async function main(): Promise<void> {
       const move = () => clone.run(n, ['crm_resource', '--resource', 'vip', '--move', '--node', `node${other(n)}`]);
       record('clone_move', await time(clone, move, () => serving(clone) === other(n)));
       clone.run(other(n), ['crm_resource', '--resource', 'vip', '--clear']);
+      await sleep(2000);
+      const m = await settled(clone, true);
+      record(
+        'clone_standby',
+        await time(
+          clone,
+          () => clone.standby(m, true),
+          () => serving(clone) === other(m),
+        ),
+      );
+      clone.standby(m, false);
+      await clone.waitFor('the clone back on both nodes', () => clone.table(1) === FULL && clone.table(2) === FULL);
       await sleep(2000);
     }
   } finally {

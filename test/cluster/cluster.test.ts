@@ -40,7 +40,8 @@ describe('cluster: a group (VIP, then ldirectord) on two Pacemaker nodes', funct
     return c.waitFor(what, () => {
       const n = c.vipOn();
       if (!n || (on !== null && n !== on)) return false;
-      return c.table(n) === table && c.table(other(n)) === '' && c.where('ld') === `node${n}` ? n : false;
+      const placed = c.table(n) === table && c.table(other(n)) === '' && c.where('ld') === `node${n}`;
+      return placed && c.idle() ? n : false;
     });
   }
 
