@@ -18,7 +18,7 @@ import { createConnection, isIPv4, isIPv6 } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import * as dnsPacket from 'dns-packet';
+import type * as DP from 'dns-packet';
 import { aborted, down, failed, session, up, type Verdict } from './kernel';
 import { datagramExchange } from './datagram';
 import { defineKind, negotiateBase, type Receive } from './kind';
@@ -40,6 +40,13 @@ export interface DnsSpec {
 /** First UDP retransmission after this long, then doubling (Net::DNS waits 5 s). */
 const UDP_RETRANSMIT_MS = 1000;
 
+// dns-packet is loaded with the first config that checks DNS, not by every command that
+// reads a config (`status` runs every monitor interval of the OCF agent).
+const load = () => import('dns-packet');
+let dnsPacket: typeof DP | undefined;
+/** dns-packet, loaded by preload or the first run before any exchange. */
+const lib = (): typeof DP => dnsPacket!;
+
 export const dns = defineKind<DnsSpec>({
   services: { dns: 53 },
   usesReceive: true,
@@ -50,8 +57,10 @@ export const dns = defineKind<DnsSpec>({
     query: t.request.replace(/^\//, ''),
     receive: t.receive,
   }),
+  preload: async () => (dnsPacket ??= await load()),
   async run(spec, { signal }) {
     try {
+      dnsPacket ??= await load();
       const conf = await resolverSearchConfig();
       return await lookup(spec, searchNames(spec.query, conf.searchlist, conf.ndots), signal);
     } catch (e) {
@@ -64,7 +73,7 @@ async function lookup(spec: DnsSpec, names: string[], signal: AbortSignal): Prom
   let failure = down('protocol', 'No answer received');
   for (const name of names) {
     const question = questionFor(name);
-    let reply: dnsPacket.DecodedPacket;
+    let reply: DP.DecodedPacket;
     try {
       reply = await exchange(spec, question, signal);
     } catch (e) {
@@ -85,7 +94,7 @@ async function lookup(spec: DnsSpec, names: string[], signal: AbortSignal): Prom
   return failure;
 }
 
-function judge(answers: dnsPacket.Answer[], receive: Receive | null): Verdict {
+function judge(answers: DP.Answer[], receive: Receive | null): Verdict {
   if (receive === null)
     return down('mismatch', 'Response mismatch (receive is empty: a DNS check is never up without one, as in Perl)');
   for (const rr of answers) {
@@ -203,16 +212,16 @@ export async function resolverSearchConfig(
 // ---------------------------------------------------------------------------------------
 // The exchange.
 
-function query(question: DnsQuestion): dnsPacket.Packet {
+function query(question: DnsQuestion): DP.Packet {
   return {
     type: 'query',
     id: randomInt(0, 0x10000),
-    flags: dnsPacket.RECURSION_DESIRED,
+    flags: lib().RECURSION_DESIRED,
     questions: [{ type: question.type, class: 'IN', name: question.name }],
   };
 }
 
-async function exchange(spec: DnsSpec, question: DnsQuestion, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
+async function exchange(spec: DnsSpec, question: DnsQuestion, signal: AbortSignal): Promise<DP.DecodedPacket> {
   const q = query(question);
   if (spec.tcp) return tcpExchange(spec, q, signal);
   const reply = await udpExchange(spec, q, signal);
@@ -220,21 +229,21 @@ async function exchange(spec: DnsSpec, question: DnsQuestion, signal: AbortSigna
   return reply.flag_tc ? tcpExchange(spec, q, signal) : reply;
 }
 
-function isReplyTo(reply: dnsPacket.DecodedPacket, q: dnsPacket.Packet): boolean {
+function isReplyTo(reply: DP.DecodedPacket, q: DP.Packet): boolean {
   return reply.type === 'response' && reply.id === q.id;
 }
 
 /** A socket error, or a reply to our query. */
-type Exchanged = { reply: dnsPacket.DecodedPacket } | { error: unknown };
+type Exchanged = { reply: DP.DecodedPacket } | { error: unknown };
 
-async function settled(p: Promise<Exchanged>): Promise<dnsPacket.DecodedPacket> {
+async function settled(p: Promise<Exchanged>): Promise<DP.DecodedPacket> {
   const r = await p;
   if ('error' in r) throw r.error;
   return r.reply;
 }
 
-function udpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
-  const data = dnsPacket.encode(q);
+function udpExchange(spec: DnsSpec, q: DP.Packet, signal: AbortSignal): Promise<DP.DecodedPacket> {
+  const data = lib().encode(q);
   return settled(
     datagramExchange<Exchanged>({
       host: spec.host,
@@ -243,9 +252,9 @@ function udpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): P
       retransmit: { firstMs: UDP_RETRANSMIT_MS, maxMs: Infinity },
       request: () => data,
       accept: (msg) => {
-        let reply: dnsPacket.DecodedPacket;
+        let reply: DP.DecodedPacket;
         try {
-          reply = dnsPacket.decode(msg);
+          reply = lib().decode(msg);
         } catch {
           return undefined; // not a DNS message: keep waiting, as Net::DNS does
         }
@@ -260,7 +269,7 @@ function udpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): P
 /** The most a TCP answer may take: a DNS message is at most 64 KiB. */
 const TCP_MAX = 2 + 65535;
 
-function tcpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
+function tcpExchange(spec: DnsSpec, q: DP.Packet, signal: AbortSignal): Promise<DP.DecodedPacket> {
   return settled(
     session<Exchanged>(
       signal,
@@ -268,16 +277,16 @@ function tcpExchange(spec: DnsSpec, q: dnsPacket.Packet, signal: AbortSignal): P
         const sock = createConnection({ host: spec.host, port: spec.port });
         let buf = Buffer.alloc(0);
         sock.on('error', (error) => settle({ error }));
-        sock.on('connect', () => sock.write(dnsPacket.streamEncode(q)));
+        sock.on('connect', () => sock.write(lib().streamEncode(q)));
         sock.on('data', (chunk: Buffer) => {
           buf = Buffer.concat([buf, chunk]);
           while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
             const len = buf.readUInt16BE(0);
             const msg = buf.subarray(2, 2 + len);
             buf = buf.subarray(2 + len);
-            let reply: dnsPacket.DecodedPacket;
+            let reply: DP.DecodedPacket;
             try {
-              reply = dnsPacket.decode(msg);
+              reply = lib().decode(msg);
             } catch {
               return settle({ error: new Error('malformed DNS reply over TCP') });
             }

@@ -20,7 +20,7 @@ import { ConfigError, formatWarning, type Config } from '../parser/model';
 import { loadConfig, locateConfig, logfileBefore } from '../parser/load';
 import { DEFAULT_LOGFILE } from '../parser/directives';
 import type { Daemon, DaemonPlugin } from '../daemon/daemon';
-import { createLogger, destinationFor, type DaemonLogger } from '../daemon/logging';
+import { createDirectLogger, destinationFor, type DaemonLogger } from '../daemon/log-sinks';
 import { isAlive, readPidFile } from '../daemon/pidfile';
 import { Redactor } from '../daemon/redact';
 import { parseListen } from '../daemon/listen';
@@ -208,11 +208,14 @@ export async function runControl(req: ControlRequest): Promise<number> {
 
 function bootLogger(cfg: Config | null, req: ControlRequest, named: string | null = null): DaemonLogger {
   const logfile = cfg?.global.logfile ?? named ?? DEFAULT_LOGFILE;
-  return createLogger(destinationFor(logfile, { debug: req.opts.debug, supervised: cfg?.global.supervised ?? false }), {
-    cfgname: req.cfgname,
-    debug: req.opts.debug,
-    redactor: new Redactor(cfg ?? undefined),
-  });
+  return createDirectLogger(
+    destinationFor(logfile, { debug: req.opts.debug, supervised: cfg?.global.supervised ?? false }),
+    {
+      cfgname: req.cfgname,
+      debug: req.opts.debug,
+      redactor: new Redactor(cfg ?? undefined),
+    },
+  );
 }
 
 /** How long `stop` waits after TERM: the daemon's own stop bound (12 s) and a margin. */

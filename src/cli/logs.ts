@@ -11,7 +11,7 @@
  * stdout), 255 an option value that cannot be read.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { destinationFor } from '../daemon/logging';
+import { destinationFor } from '../daemon/log-sinks';
 import { query } from '../daemon/status-protocol';
 import { BackwardSelector, ForwardSelector } from '../logs/entries';
 import { buildFilter, type LineFilter } from '../logs/filter';
