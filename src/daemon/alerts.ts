@@ -44,7 +44,6 @@
 import { execFile } from 'node:child_process';
 import { isExecutable } from '../util/fs';
 import { hostname as osHostname, userInfo } from 'node:os';
-import { createTransport } from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
 import { DAEMON_STATUS, type Config, type DaemonStatus, type VirtualService } from '../parser/model';
 import { destKey } from '../reconcile/table';
@@ -386,6 +385,8 @@ export class EmailAlerts implements DaemonPlugin {
       return false;
     }
     const stage = Math.min(this.timeoutMs, 10000);
+    // Loaded with the first mail, not by every daemon start (most configs send none).
+    const { createTransport } = await import('nodemailer');
     const transport = createTransport({
       host: server,
       port: this.smtpPort,
