@@ -136,12 +136,8 @@
     const sd = st.syncDaemon;
     sync.hidden = !sd;
     if (sd) {
-      const threads = sd.wanted.map(function (w) {
-        const r = sd.running.find(function (d) {
-          return d.state === w.state;
-        });
-        const ok = r && r.interface === w.interface && r.syncid === w.syncid;
-        return w.state + ' on ' + w.interface + ' syncid ' + w.syncid + (ok ? ' running' : ' NOT running');
+      const threads = sd.threads.map(function (t) {
+        return t.state + ' on ' + t.interface + ' syncid ' + t.syncid + (t.running ? ' running' : ' NOT running');
       });
       sync.className = 'line ' + (sd.error ? 'bad' : 'ok');
       setText(sync, 'connection sync: ' + threads.join(', ') + (sd.error ? ' · ' + sd.error : ''));

@@ -7,7 +7,7 @@
 import { readPidFile } from '../daemon/pidfile';
 import { query, socketPath, type StatusAnswer } from '../daemon/status-protocol';
 import type { VirtualView } from '../engine/view';
-import { runsAsWanted, type SyncDaemonView } from '../reconcile/sync-daemon';
+import type { SyncDaemonView } from '../reconcile/sync-daemon';
 import { locateConfig } from '../parser/load';
 import type { GlobalOptions } from './args';
 
@@ -97,10 +97,10 @@ export function render(st: StatusAnswer, now: number): string {
   return out.join('\n') + '\n';
 }
 
-/** `sync daemon: master on eth1 syncid 5 (running), backup … (NOT running: why)`. */
+/** `sync daemon: master on eth1 syncid 5 (running), backup … (NOT running); last error: …`. */
 function renderSyncDaemon(s: SyncDaemonView): string {
-  const parts = s.wanted.map(
-    (w) => `${w.state} on ${w.interface} syncid ${w.syncid} (${runsAsWanted(s, w) ? 'running' : 'NOT running'})`,
+  const parts = s.threads.map(
+    (t) => `${t.state} on ${t.interface} syncid ${t.syncid} (${t.running ? 'running' : 'NOT running'})`,
   );
   const text = `sync daemon: ${parts.join(', ') || 'none wanted'}`;
   return s.error ? `${text}; last error: ${s.error}` : text;

@@ -260,7 +260,8 @@ export interface LoggerOptions {
   redactor: Redactor;
 }
 
-const LEVELS = { error: 0, warn: 1, info: 2, debug: 3 } as const;
+/** winston's levels, most severe first; debug only with -d. */
+export const LEVELS = { error: 0, warn: 1, info: 2, debug: 3 } as const;
 export type Level = keyof typeof LEVELS;
 
 /**
@@ -295,5 +296,3 @@ export function loggerOver(
 export function createDirectLogger(dest: LogDestination, opts: LoggerOptions): DaemonLogger {
   return loggerOver(dest, sinkFor(dest, opts.cfgname), opts);
 }
-
-export { LEVELS };

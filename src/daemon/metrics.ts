@@ -28,7 +28,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { EngineEvent } from '../engine/events';
-import { runsAsWanted, type SyncDaemonView } from '../reconcile/sync-daemon';
+import type { SyncDaemonView } from '../reconcile/sync-daemon';
 import { hostPort } from '../parser/model';
 import type { Daemon, DaemonPlugin } from './daemon';
 import { SECURITY_HEADERS, type StatusPage } from './status-page';
@@ -237,9 +237,9 @@ function syncDaemonMetrics(s: SyncDaemonView | null): string[] {
   return [
     '# HELP ldirectord_sync_daemon_running Whether the IPVS connection sync thread runs as configured (syncdaemon=).',
     '# TYPE ldirectord_sync_daemon_running gauge',
-    ...s.wanted.map(
-      (w) =>
-        `ldirectord_sync_daemon_running{state="${w.state}",interface="${w.interface}",syncid="${w.syncid}"} ${runsAsWanted(s, w) ? 1 : 0}`,
+    ...s.threads.map(
+      (t) =>
+        `ldirectord_sync_daemon_running{state="${t.state}",interface="${t.interface}",syncid="${t.syncid}"} ${t.running ? 1 : 0}`,
     ),
   ];
 }

@@ -2,6 +2,8 @@
  * `syncdaemon = master|backup|both INTERFACE [SYNCID]`, an addition (README "Additions"):
  * its value as the parser reads it. What it does is reconcile/sync-daemon.ts.
  */
+import { inert } from '../text/untrusted';
+
 export type SyncState = 'master' | 'backup';
 export const SYNC_STATES: readonly SyncState[] = ['master', 'backup'];
 
@@ -25,7 +27,7 @@ export function parseSyncDaemon(text: string): SyncDaemonConfig | string {
   const states: SyncState[] | null =
     state === 'both' ? ['master', 'backup'] : state === 'master' || state === 'backup' ? [state] : null;
   if (!states) return usage;
-  if (!INTERFACE_NAME.test(ifname)) return `syncdaemon: invalid interface name "${ifname.slice(0, 40)}"`;
+  if (!INTERFACE_NAME.test(ifname)) return `syncdaemon: invalid interface name "${inert(ifname, 40)}"`;
   let syncid = 0;
   if (id !== undefined) {
     if (!/^\d{1,3}$/.test(id) || Number(id) > MAX_SYNCID) return usage;

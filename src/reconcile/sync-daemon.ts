@@ -107,27 +107,18 @@ export function simulateSyncCommand(daemons: SyncDaemon[], argv: readonly string
 
 export const isSyncCommand = (argv: readonly string[]) => argv[0] === '--start-daemon' || argv[0] === '--stop-daemon';
 
-/** What status shows of the sync daemon. */
+/** What status shows of the sync daemon: each wanted thread and whether the kernel runs it so. */
 export interface SyncDaemonView {
-  /** The threads the config asks for. */
-  wanted: SyncDaemon[];
-  /** The kernel's threads as last read. */
-  running: SyncDaemon[];
+  threads: Array<SyncDaemon & { running: boolean }>;
   /** Why the last attempt to bring them in line failed (tried again at the next resync). */
   error: string | null;
-}
-
-/** Whether the kernel runs the wanted thread `w` as configured. */
-export function runsAsWanted(s: SyncDaemonView, w: SyncDaemon): boolean {
-  const r = s.running.find((d) => d.state === w.state);
-  return r !== undefined && same(r, w);
 }
 
 /** Starts, adopts, restarts and stops the kernel's sync threads; one change at a time. */
 export class SyncDaemons {
   private want: SyncDaemon[] = [];
   private running: SyncDaemon[] = [];
-  /** States this daemon asked for since it started: the only ones it ever stops. */
+  /** States this daemon asked for and has not yet stopped: the only ones it ever stops. */
   private readonly managed = new Set<SyncState>();
   private error: string | null = null;
   private queue: Promise<void> = Promise.resolve();
@@ -156,7 +147,12 @@ export class SyncDaemons {
   }
 
   view(): SyncDaemonView | null {
-    return this.managed.size ? { wanted: this.want, running: this.running, error: this.error } : null;
+    if (!this.managed.size) return null;
+    const threads = this.want.map((w) => ({
+      ...w,
+      running: this.running.some((r) => r.state === w.state && same(r, w)),
+    }));
+    return { threads, error: this.error };
   }
 
   private serially(): Promise<void> {
@@ -177,7 +173,7 @@ export class SyncDaemons {
       const r = await this.ipvs.run([argv]);
       if (!r.ok) {
         this.fail(`${r.argv.join('; ')} failed: ${r.error ?? (r.stderr || `status ${r.exit}`)}`);
-        break;
+        return;
       }
       simulateSyncCommand(this.running, argv);
       this.log.info(
@@ -186,6 +182,9 @@ export class SyncDaemons {
           : `Stopped IPVS sync daemon: ${argv[1]}`,
       );
     }
+    // In line: a state no longer wanted has been stopped, and is no longer this daemon's
+    // (a thread an operator starts for it later is left alone).
+    for (const state of [...this.managed]) if (!this.want.some((w) => w.state === state)) this.managed.delete(state);
   }
 
   private fail(message: string): void {

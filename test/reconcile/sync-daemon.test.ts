@@ -28,6 +28,7 @@ describe('sync daemon: syncdaemon=', () => {
       assert.match(String(parseSyncDaemon(bad)), /^syncdaemon must be/, bad);
     assert.match(String(parseSyncDaemon('both eth1;reboot')), /invalid interface name/);
     assert.match(String(parseSyncDaemon('both averyveryverylongname')), /invalid interface name/);
+    assert.equal(String(parseSyncDaemon('both e\x1b[2J')), 'syncdaemon: invalid interface name "e\\x1b[2J"');
   });
 
   it('is a global addition: an error at its line, absent from a Perl config dump, shown when used', async () => {
@@ -90,8 +91,10 @@ describe('sync daemon: in the engine', () => {
     assert.deepEqual(h.ipvs.syncDaemons, [master('eth1', 9), backup('eth1', 9)]);
     assert.ok(h.logs.includes('Started IPVS sync daemon: master on eth1, syncid 9'));
     assert.deepEqual(h.engine.syncDaemons.view(), {
-      wanted: [master('eth1', 9), backup('eth1', 9)],
-      running: [master('eth1', 9), backup('eth1', 9)],
+      threads: [
+        { ...master('eth1', 9), running: true },
+        { ...backup('eth1', 9), running: true },
+      ],
       error: null,
     });
 
@@ -103,6 +106,11 @@ describe('sync daemon: in the engine', () => {
 
     await h.engine.reload(async () => (await harness(CFG('syncdaemon=master eth1 9'))).cfg);
     assert.deepEqual(h.ipvs.syncDaemons, [master('eth1', 9)], 'the backup thread a reload drops is stopped');
+    // Stopped, it is no longer this daemon's: one an operator starts by hand stays.
+    h.ipvs.syncDaemons.push(backup('eth2', 3));
+    await h.engine.reload(async () => (await harness(CFG('syncdaemon=master eth1 9'))).cfg);
+    assert.deepEqual(h.ipvs.syncDaemons, [master('eth1', 9), backup('eth2', 3)]);
+    h.ipvs.syncDaemons.pop();
     await h.engine.stop();
     assert.deepEqual(h.ipvs.syncDaemons, []);
     assert.ok(h.logs.includes('Stopped IPVS sync daemon: master'));
@@ -118,6 +126,7 @@ describe('sync daemon: in the engine', () => {
       h.logs.join('\n'),
     );
     assert.match(h.engine.syncDaemons.view()!.error!, /Invalid operation/);
+    assert.deepEqual(h.engine.syncDaemons.view()!.threads, [{ ...master(), running: false }]);
     h.ipvs.failCommands = null;
     await h.tick(10_000);
     await h.tick(0);
